@@ -1,0 +1,304 @@
+//! Decoding events (proto3 JSON or binary protobuf), checking their shape before any
+//! state is consulted, and the facts about an event that indexes and filters use.
+use crate::error::{invalid, ErrorClass, Rejection};
+use crate::pb::{
+    build_event::Payload, BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus,
+};
+
+/// Largest accepted event, encoded (JSON text or protobuf bytes).
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+/// Largest accepted id, partition ref or job label.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Most partitions one event may name.
+pub const MAX_PARTITIONS_PER_EVENT: usize = 10_000;
+/// Longest accepted message or reason.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The payload kind, as stored in `bel.events.event_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BuildRequest,
+    Partition,
+    JobRun,
+    Delegation,
+    Invalidation,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::BuildRequest => "build_request",
+            Kind::Partition => "partition",
+            Kind::JobRun => "job_run",
+            Kind::Delegation => "delegation",
+            Kind::Invalidation => "invalidation",
+        }
+    }
+}
+
+/// Decodes one event from proto3 JSON text (both lowerCamelCase and original field names;
+/// unknown fields and enum names are refused).
+pub fn from_json(text: &str) -> Result<BuildEvent, Rejection> {
+    check_size(text.len())?;
+    serde_json::from_str(text).map_err(malformed_json)
+}
+
+/// Decodes one event from an already parsed JSON value (an element of a batch).
+pub fn from_json_value(value: serde_json::Value) -> Result<BuildEvent, Rejection> {
+    serde_json::from_value(value).map_err(malformed_json)
+}
+
+/// Decodes one event from binary protobuf.
+pub fn from_protobuf(bytes: &[u8]) -> Result<BuildEvent, Rejection> {
+    check_size(bytes.len())?;
+    prost::Message::decode(bytes).map_err(|e| {
+        Rejection::new(ErrorClass::Malformed, format!("malformed protobuf BuildEvent: {e}"))
+            .hint("send a bel.v1.BuildEvent encoded with protobuf, or use bel_append(jsonb)")
+    })
+}
+
+/// The event in canonical proto3 JSON, as stored in `bel.events.payload`.
+pub fn to_json(event: &BuildEvent) -> serde_json::Value {
+    // Serializing generated types into a Value cannot fail: no maps with non-string keys.
+    serde_json::to_value(event).unwrap_or(serde_json::Value::Null)
+}
+
+fn malformed_json(e: serde_json::Error) -> Rejection {
+    Rejection::new(ErrorClass::Malformed, format!("malformed BuildEvent JSON: {e}")).hint(
+        "events use the proto3 JSON mapping of bel.v1.BuildEvent, e.g. \
+         {\"buildRequestId\":\"b1\",\"buildRequest\":{\"status\":\"BUILD_REQUEST_RECEIVED\",\
+         \"requestedPartitions\":[\"data/users/2026-11-01\"]}}",
+    )
+}
+
+pub fn check_size(len: usize) -> Result<(), Rejection> {
+    if len > MAX_EVENT_BYTES {
+        return Err(Rejection::new(
+            ErrorClass::TooLarge,
+            format!("event is {len} bytes; the log accepts at most {MAX_EVENT_BYTES}"),
+        )
+        .hint("keep large data out of the log and reference it from the event"));
+    }
+    Ok(())
+}
+
+pub fn kind(event: &BuildEvent) -> Option<Kind> {
+    Some(match event.payload.as_ref()? {
+        Payload::BuildRequest(_) => Kind::BuildRequest,
+        Payload::Partition(_) => Kind::Partition,
+        Payload::JobRun(_) => Kind::JobRun,
+        Payload::Delegation(_) => Kind::Delegation,
+        Payload::Invalidation(_) => Kind::Invalidation,
+    })
+}
+
+/// Checks everything about an event that does not depend on state: a payload is set,
+/// idx is not, enums are known and not UNSPECIFIED, ids are present and bounded.
+pub fn check_shape(event: &BuildEvent) -> Result<(), Rejection> {
+    if event.idx != 0 {
+        return Err(invalid(format!("idx is assigned by the log, but the event sets it to {}", event.idx))
+            .hint("leave idx out; bel_append returns the idx it assigned"));
+    }
+    check_text("eventId", &event.event_id, false, MAX_KEY_BYTES)?;
+    let Some(payload) = &event.payload else {
+        return Err(invalid("event has no payload").hint(
+            "set exactly one of buildRequest, partition, jobRun, delegation, invalidation",
+        ));
+    };
+    let is_invalidation = matches!(payload, Payload::Invalidation(_));
+    check_text("buildRequestId", &event.build_request_id, !is_invalidation, MAX_KEY_BYTES)?;
+    match payload {
+        Payload::BuildRequest(br) => {
+            known_enum::<BuildRequestStatus>("buildRequest.status", br.status, BuildRequestStatus::try_from)?;
+            check_refs("buildRequest.requestedPartitions", &br.requested_partitions)?;
+            check_text("buildRequest.message", &br.message, false, MAX_MESSAGE_BYTES)?;
+        }
+        Payload::Partition(p) => {
+            check_text("partition.partitionRef", &p.partition_ref, true, MAX_KEY_BYTES)?;
+            known_enum::<PartitionStatus>("partition.status", p.status, PartitionStatus::try_from)?;
+            check_text("partition.jobRunId", &p.job_run_id, false, MAX_KEY_BYTES)?;
+            check_text("partition.message", &p.message, false, MAX_MESSAGE_BYTES)?;
+        }
+        Payload::JobRun(j) => {
+            check_text("jobRun.jobRunId", &j.job_run_id, true, MAX_KEY_BYTES)?;
+            check_text("jobRun.jobLabel", &j.job_label, false, MAX_KEY_BYTES)?;
+            known_enum::<JobRunStatus>("jobRun.status", j.status, JobRunStatus::try_from)?;
+            check_refs("jobRun.targetPartitions", &j.target_partitions)?;
+            check_text("jobRun.message", &j.message, false, MAX_MESSAGE_BYTES)?;
+        }
+        Payload::Delegation(d) => {
+            check_text("delegation.partitionRef", &d.partition_ref, true, MAX_KEY_BYTES)?;
+            check_text(
+                "delegation.delegatedToBuildRequestId",
+                &d.delegated_to_build_request_id,
+                false,
+                MAX_KEY_BYTES,
+            )?;
+            check_text("delegation.message", &d.message, false, MAX_MESSAGE_BYTES)?;
+        }
+        Payload::Invalidation(i) => {
+            check_text("invalidation.partitionRef", &i.partition_ref, true, MAX_KEY_BYTES)?;
+            check_text("invalidation.reason", &i.reason, false, MAX_MESSAGE_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
+fn known_enum<E: Copy>(
+    field: &str,
+    value: i32,
+    parse: impl Fn(i32) -> Result<E, prost::UnknownEnumValue>,
+) -> Result<(), Rejection> {
+    if value == 0 {
+        return Err(invalid(format!("{field} is missing or *_UNSPECIFIED"))
+            .hint("name the status explicitly, e.g. \"PARTITION_BUILDING\""));
+    }
+    parse(value).map(|_| ()).map_err(|_| {
+        Rejection::new(ErrorClass::Malformed, format!("{field} has unknown enum value {value}"))
+    })
+}
+
+fn check_text(field: &str, value: &str, required: bool, max: usize) -> Result<(), Rejection> {
+    if required && value.is_empty() {
+        return Err(invalid(format!("{field} is required")));
+    }
+    if value.len() > max {
+        return Err(Rejection::new(
+            ErrorClass::TooLarge,
+            format!("{field} is {} bytes; at most {max} are accepted", value.len()),
+        ));
+    }
+    if max == MAX_KEY_BYTES && value.chars().any(char::is_control) {
+        return Err(invalid(format!("{field} {value:?} contains control characters")));
+    }
+    Ok(())
+}
+
+fn check_refs(field: &str, refs: &[String]) -> Result<(), Rejection> {
+    if refs.len() > MAX_PARTITIONS_PER_EVENT {
+        return Err(Rejection::new(
+            ErrorClass::TooLarge,
+            format!("{field} names {} partitions; at most {MAX_PARTITIONS_PER_EVENT} are accepted", refs.len()),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(refs.len());
+    for r in refs {
+        check_text(field, r, true, MAX_KEY_BYTES)?;
+        if !seen.insert(r.as_str()) {
+            return Err(invalid(format!("{field} names {r:?} twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Every partition the event involves: the partition of partition, delegation and
+/// invalidation events, the targets of job run events, the requested partitions of
+/// build request events. Filters and the partition index use exactly this.
+pub fn involved_partitions(event: &BuildEvent) -> Vec<&str> {
+    match &event.payload {
+        Some(Payload::BuildRequest(b)) => b.requested_partitions.iter().map(String::as_str).collect(),
+        Some(Payload::Partition(p)) => vec![p.partition_ref.as_str()],
+        Some(Payload::JobRun(j)) => j.target_partitions.iter().map(String::as_str).collect(),
+        Some(Payload::Delegation(d)) => vec![d.partition_ref.as_str()],
+        Some(Payload::Invalidation(i)) => vec![i.partition_ref.as_str()],
+        None => Vec::new(),
+    }
+}
+
+/// The job run the event names: a job run event's id, or the producing job run of a
+/// partition event.
+pub fn job_run_id(event: &BuildEvent) -> Option<&str> {
+    let id = match &event.payload {
+        Some(Payload::JobRun(j)) => &j.job_run_id,
+        Some(Payload::Partition(p)) => &p.job_run_id,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some(id.as_str())
+}
+
+/// The job label of a job run event (filled in from the job run by the log when omitted).
+pub fn job_label(event: &BuildEvent) -> Option<&str> {
+    match &event.payload {
+        Some(Payload::JobRun(j)) if !j.job_label.is_empty() => Some(&j.job_label),
+        _ => None,
+    }
+}
+
+/// The one partition a partition, delegation or invalidation event is about.
+pub fn partition_ref(event: &BuildEvent) -> Option<&str> {
+    match &event.payload {
+        Some(Payload::Partition(p)) => Some(&p.partition_ref),
+        Some(Payload::Delegation(d)) => Some(&d.partition_ref),
+        Some(Payload::Invalidation(i)) => Some(&i.partition_ref),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_camel_case_and_original_names() {
+        let a = from_json(r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#).unwrap();
+        let b = from_json(r#"{"build_request_id":"b1","build_request":{"status":"BUILD_REQUEST_RECEIVED","requested_partitions":["p"]}}"#).unwrap();
+        assert_eq!(a, b);
+        check_shape(&a).unwrap();
+        assert_eq!(kind(&a), Some(Kind::BuildRequest));
+        assert_eq!(involved_partitions(&a), vec!["p"]);
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_enum_names() {
+        let e = from_json(r#"{"buildRequestId":"b1","bogus":1}"#).unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed);
+        let e = from_json(r#"{"buildRequestId":"b1","partition":{"partitionRef":"p","status":"PARTITION_SHINY"}}"#).unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed);
+        assert_eq!(from_json("not json").unwrap_err().class, ErrorClass::Malformed);
+        assert_eq!(from_json("[]").unwrap_err().class, ErrorClass::Malformed);
+    }
+
+    #[test]
+    fn shape_errors() {
+        let cases = [
+            (r#"{"buildRequestId":"b1"}"#, "no payload"),
+            (r#"{"idx":"5","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "idx is assigned"),
+            (r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_STATUS_UNSPECIFIED"}}"#, "UNSPECIFIED"),
+            (r#"{"buildRequestId":"b1","buildRequest":{"requestedPartitions":["p"]}}"#, "UNSPECIFIED"),
+            (r#"{"buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "buildRequestId is required"),
+            (r#"{"buildRequestId":"b1","partition":{"status":"PARTITION_REQUESTED"}}"#, "partitionRef is required"),
+            (r#"{"buildRequestId":"b1","jobRun":{"status":"JOB_RUN_SCHEDULED"}}"#, "jobRunId is required"),
+            (r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p","p"]}}"#, "twice"),
+            (r#"{"buildRequestId":"b\u0001","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "control"),
+        ];
+        for (json, expect) in cases {
+            let event = from_json(json).unwrap();
+            let e = check_shape(&event).unwrap_err();
+            assert!(e.message.contains(expect), "{json}: {}", e.message);
+        }
+        let ok = from_json(r#"{"invalidation":{"partitionRef":"p","reason":"upstream fix"}}"#).unwrap();
+        check_shape(&ok).unwrap();
+    }
+
+    #[test]
+    fn size_limits() {
+        let big = format!(r#"{{"buildRequestId":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES));
+        assert_eq!(from_json(&big).unwrap_err().class, ErrorClass::TooLarge);
+        let long_id = from_json(&format!(r#"{{"buildRequestId":"{}","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}}}"#, "x".repeat(MAX_KEY_BYTES + 1))).unwrap();
+        assert_eq!(check_shape(&long_id).unwrap_err().class, ErrorClass::TooLarge);
+    }
+
+    #[test]
+    fn protobuf_round_trip_and_garbage() {
+        let event = from_json(r#"{"eventId":"e","buildRequestId":"b1","partition":{"partitionRef":"p","status":"PARTITION_BUILDING","jobRunId":"j"}}"#).unwrap();
+        let bytes = prost::Message::encode_to_vec(&event);
+        assert_eq!(from_protobuf(&bytes).unwrap(), event);
+        assert_eq!(from_protobuf(&[0xff, 0xff, 0xff]).unwrap_err().class, ErrorClass::Malformed);
+        assert_eq!(job_run_id(&event), Some("j"));
+        assert_eq!(partition_ref(&event), Some("p"));
+        // JSON output is canonical proto3 JSON.
+        let json = to_json(&event);
+        assert_eq!(json["partition"]["status"], "PARTITION_BUILDING");
+        assert_eq!(json["buildRequestId"], "b1");
+    }
+}

@@ -1,0 +1,153 @@
+//! Entity state: what the projections hold and what the reducer computes.
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::pb::{build_event::Payload, BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus};
+
+/// Microseconds since the Unix epoch (UTC).
+pub type Micros = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest {
+    pub build_request_id: String,
+    pub status: BuildRequestStatus,
+    pub requested_partitions: Vec<String>,
+    /// partition_ref -> the build request it was delegated to.
+    pub delegations: BTreeMap<String, String>,
+    pub first_idx: i64,
+    pub last_idx: i64,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    pub job_run_id: String,
+    pub build_request_id: String,
+    pub job_label: String,
+    pub status: JobRunStatus,
+    pub target_partitions: Vec<String>,
+    /// Set when the run reaches a terminal state.
+    pub exit_code: Option<i32>,
+    pub message: String,
+    pub first_idx: i64,
+    pub last_idx: i64,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    pub partition_ref: String,
+    pub status: PartitionStatus,
+    /// The owning build: the build that last requested it.
+    pub build_request_id: String,
+    /// The job run that last built it, if any.
+    pub job_run_id: Option<String>,
+    pub last_idx: i64,
+    pub updated_at: Micros,
+}
+
+/// The state of some or all entities. The extension fills it with the rows an append
+/// touches; the reducer with everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub build_requests: BTreeMap<String, BuildRequest>,
+    pub job_runs: BTreeMap<String, JobRun>,
+    pub partitions: BTreeMap<String, Partition>,
+}
+
+/// The entity keys a group of events touches, per kind, each with whether an event may
+/// create it. Locks are taken kind by kind (build requests, job runs, partitions) and in
+/// key order within a kind, so concurrent appends cannot deadlock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TouchedKeys {
+    pub build_requests: BTreeMap<String, bool>,
+    pub job_runs: BTreeMap<String, bool>,
+    pub partitions: BTreeMap<String, bool>,
+}
+
+fn touch(map: &mut BTreeMap<String, bool>, key: &str, may_create: bool) {
+    if key.is_empty() {
+        return;
+    }
+    let entry = map.entry(key.to_owned()).or_insert(false);
+    *entry |= may_create;
+}
+
+impl TouchedKeys {
+    /// Keys known from the events alone. Partitions needed by a build request reaching
+    /// COMPLETED depend on its requested partitions: see [`TouchedKeys::add_completion_partitions`].
+    pub fn of_events<'a>(events: impl IntoIterator<Item = &'a BuildEvent>) -> Self {
+        let mut keys = TouchedKeys::default();
+        for event in events {
+            let is_invalidation = matches!(event.payload, Some(Payload::Invalidation(_)));
+            if !is_invalidation {
+                let creates = matches!(&event.payload, Some(Payload::BuildRequest(b))
+                    if b.status == BuildRequestStatus::BuildRequestReceived as i32);
+                touch(&mut keys.build_requests, &event.build_request_id, creates);
+            }
+            match &event.payload {
+                Some(Payload::JobRun(j)) => {
+                    let creates = j.status == JobRunStatus::JobRunScheduled as i32;
+                    touch(&mut keys.job_runs, &j.job_run_id, creates);
+                }
+                Some(Payload::Partition(p)) => {
+                    let creates = p.status == PartitionStatus::PartitionRequested as i32;
+                    touch(&mut keys.partitions, &p.partition_ref, creates);
+                    touch(&mut keys.job_runs, &p.job_run_id, false);
+                }
+                Some(Payload::Delegation(d)) => touch(&mut keys.partitions, &d.partition_ref, false),
+                Some(Payload::Invalidation(i)) => touch(&mut keys.partitions, &i.partition_ref, false),
+                Some(Payload::BuildRequest(_)) | None => {}
+            }
+        }
+        keys
+    }
+
+    /// Adds the requested partitions of every build request that one of `events` moves to
+    /// COMPLETED (their status decides whether it may). `state` must already hold the
+    /// build requests; a build received earlier in the same batch is found in `events`.
+    pub fn add_completion_partitions(&mut self, events: &[BuildEvent], state: &State) {
+        let mut requested_in_batch: BTreeMap<&str, &[String]> = BTreeMap::new();
+        for event in events {
+            let Some(Payload::BuildRequest(b)) = &event.payload else { continue };
+            if b.status == BuildRequestStatus::BuildRequestReceived as i32 {
+                requested_in_batch.insert(&event.build_request_id, &b.requested_partitions);
+            } else if b.status == BuildRequestStatus::BuildRequestCompleted as i32 {
+                let id = event.build_request_id.as_str();
+                let requested = requested_in_batch
+                    .get(id)
+                    .copied()
+                    .or_else(|| state.build_requests.get(id).map(|br| br.requested_partitions.as_slice()))
+                    .unwrap_or_default();
+                for r in requested {
+                    touch(&mut self.partitions, r, false);
+                }
+            }
+        }
+    }
+}
+
+/// Which entities one applied event changed (to write back to the projections).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub build_request: Option<String>,
+    pub job_run: Option<String>,
+    pub partition: Option<String>,
+}
+
+impl Changed {
+    pub fn merge_into(self, all: &mut ChangedSet) {
+        all.build_requests.extend(self.build_request);
+        all.job_runs.extend(self.job_run);
+        all.partitions.extend(self.partition);
+    }
+}
+
+/// Every entity a group of events changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedSet {
+    pub build_requests: BTreeSet<String>,
+    pub job_runs: BTreeSet<String>,
+    pub partitions: BTreeSet<String>,
+}
