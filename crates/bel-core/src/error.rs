@@ -18,6 +18,10 @@ pub enum ErrorClass {
     UnknownReference,
     /// An event_id reused for a different event. SQLSTATE 23505.
     EventIdConflict,
+    /// The call needs a different transaction context (e.g. READ COMMITTED). SQLSTATE 25000.
+    WrongTransactionState,
+    /// A read names something that does not exist (an unknown build request). SQLSTATE P0002.
+    NotFound,
 }
 
 impl ErrorClass {
@@ -30,6 +34,8 @@ impl ErrorClass {
             ErrorClass::RuleViolation => "23514",
             ErrorClass::UnknownReference => "23503",
             ErrorClass::EventIdConflict => "23505",
+            ErrorClass::WrongTransactionState => "25000",
+            ErrorClass::NotFound => "P0002",
         }
     }
 }

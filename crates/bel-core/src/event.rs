@@ -302,3 +302,58 @@ mod tests {
         assert_eq!(json["buildRequestId"], "b1");
     }
 }
+
+/// Sets the event's timestamp to `unix_micros` unless the writer set one.
+pub fn set_timestamp_if_absent(event: &mut BuildEvent, unix_micros: i64) {
+    if event.timestamp.is_none() {
+        event.timestamp = Some(pbjson_types::Timestamp {
+            seconds: unix_micros.div_euclid(1_000_000),
+            nanos: (unix_micros.rem_euclid(1_000_000) * 1000) as i32,
+        });
+    }
+}
+
+/// Whether `sent` is a retry of the already stored `stored` (same event_id): equal in
+/// everything the writer sent. Fields the log fills in (timestamp when absent, a job run's
+/// label and targets, a delegation's owner) are taken from `stored` when `sent` left them out.
+pub fn is_retry_of(sent: &BuildEvent, stored: &BuildEvent) -> bool {
+    let mut sent = sent.clone();
+    sent.idx = 0;
+    if sent.timestamp.is_none() {
+        sent.timestamp = stored.timestamp;
+    }
+    match (&mut sent.payload, &stored.payload) {
+        (Some(Payload::JobRun(s)), Some(Payload::JobRun(t))) => {
+            if s.job_label.is_empty() {
+                s.job_label = t.job_label.clone();
+            }
+            if s.target_partitions.is_empty() {
+                s.target_partitions = t.target_partitions.clone();
+            }
+        }
+        (Some(Payload::Delegation(s)), Some(Payload::Delegation(t))) if s.delegated_to_build_request_id.is_empty() => {
+            s.delegated_to_build_request_id = t.delegated_to_build_request_id.clone();
+        }
+        _ => {}
+    }
+    let mut stored = stored.clone();
+    stored.idx = 0;
+    sent == stored
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn retry_matches_with_log_filled_fields() {
+        let sent = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_RUNNING"}}"#).unwrap();
+        let mut stored = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","jobLabel":"etl","status":"JOB_RUN_RUNNING","targetPartitions":["p"]}}"#).unwrap();
+        set_timestamp_if_absent(&mut stored, 1_700_000_000_123_456);
+        assert!(is_retry_of(&sent, &stored));
+        let different = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_FAILED"}}"#).unwrap();
+        assert!(!is_retry_of(&different, &stored));
+        let ts = stored.timestamp.unwrap();
+        assert_eq!((ts.seconds, ts.nanos), (1_700_000_000, 123_456_000));
+    }
+}

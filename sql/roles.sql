@@ -1,0 +1,41 @@
+-- Roles and privileges. Functions run SECURITY DEFINER with a pinned search_path, so the
+-- roles need EXECUTE only; nothing is granted to PUBLIC.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'bel_reader') THEN
+        CREATE ROLE bel_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'bel_writer') THEN
+        CREATE ROLE bel_writer NOLOGIN;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA bel FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA bel FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA bel FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA bel FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA bel TO bel_reader, bel_writer;
+GRANT SELECT ON ALL TABLES IN SCHEMA bel TO bel_reader, bel_writer;
+
+GRANT EXECUTE ON FUNCTION
+    bel.list_events(bigint, jsonb, integer),
+    bel.list_events_page(bigint, jsonb, integer),
+    bel.list_events_page(bigint, text, integer),
+    bel.list_events_page(bigint, bytea, integer),
+    bel.wait_for_append(bigint, integer),
+    bel.partition_status(text[]),
+    bel.build_summary(text),
+    bel.job_runs(text, text),
+    bel.transitions(),
+    bel.verify()
+TO bel_reader, bel_writer;
+
+GRANT EXECUTE ON FUNCTION
+    bel.bel_append(jsonb),
+    bel.bel_append(text),
+    bel.bel_append(bytea),
+    bel.bel_append_batch(jsonb)
+TO bel_writer;
+-- bel.rebuild_projections() stays with the owner (superuser): it rewrites the projections.

@@ -1,0 +1,260 @@
+//! The SQL surface (docs/sql-api.md). Every function is thin: decode, call the layer that
+//! does the work, encode. All run SECURITY DEFINER with a pinned search_path, so roles
+//! need only EXECUTE and nobody writes the tables directly.
+use bel_core::event;
+use bel_core::filter::CompiledFilter;
+use bel_core::pb::{BuildEvent, EventFilter};
+use bel_core::{ErrorClass, Rejection};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::append::{append, MAX_BATCH_EVENTS};
+use crate::errors::{raise, OrRaise};
+use crate::read::{read_page, EventRow};
+use crate::store::to_timestamptz;
+use crate::views;
+
+fn json_event(value: serde_json::Value) -> BuildEvent {
+    // jsonb arrives parsed; measure it as the text a writer sent, give or take whitespace.
+    let size = serde_json::to_string(&value).map(|s| s.len()).unwrap_or(0);
+    event::check_size(size).or_raise();
+    event::from_json_value(value).or_raise()
+}
+
+/// Appends one event given in proto3 JSON; returns its idx.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn bel_append(event: JsonB) -> i64 {
+    single(append(vec![json_event(event.0)], false))
+}
+
+/// Same as bel_append(jsonb); lets an untyped literal resolve (jsonb and bytea are both
+/// "user-defined" type categories, so `bel_append('{...}')` would be ambiguous without it).
+#[pg_extern(volatile, security_definer, name = "bel_append")]
+#[search_path(pg_catalog, pg_temp)]
+fn bel_append_text(event: &str) -> i64 {
+    single(append(vec![event::from_json(event).or_raise()], false))
+}
+
+/// Appends one event given in binary protobuf (bel.v1.BuildEvent); returns its idx.
+#[pg_extern(volatile, security_definer, name = "bel_append")]
+#[search_path(pg_catalog, pg_temp)]
+fn bel_append_protobuf(event: &[u8]) -> i64 {
+    single(append(vec![event::from_protobuf(event).or_raise()], false))
+}
+
+fn single(idx: Vec<i64>) -> i64 {
+    idx.first().copied().unwrap_or_else(|| crate::errors::internal("append", "no idx returned"))
+}
+
+/// Appends a JSON array of events, all or nothing; returns their idx values in order.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn bel_append_batch(events: JsonB) -> SetOfIterator<'static, i64> {
+    let serde_json::Value::Array(items) = events.0 else {
+        raise(Rejection::new(ErrorClass::InvalidValue, "bel_append_batch expects a JSON array of events"))
+    };
+    if items.len() > MAX_BATCH_EVENTS {
+        raise(Rejection::new(
+            ErrorClass::TooLarge,
+            format!("the batch has {} events; at most {MAX_BATCH_EVENTS} are accepted", items.len()),
+        )
+        .hint("split it into several batches"));
+    }
+    let events: Vec<BuildEvent> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let size = serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0);
+            event::check_size(size).and_then(|_| event::from_json_value(v)).map_err(|e| e.in_batch(i)).or_raise()
+        })
+        .collect();
+    SetOfIterator::new(append(events, true))
+}
+
+fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {
+    match filter {
+        None => CompiledFilter::new(&EventFilter::default()).or_raise(),
+        Some(JsonB(value)) => {
+            let parsed: EventFilter = serde_json::from_value(value)
+                .map_err(|e| {
+                    Rejection::new(ErrorClass::Malformed, format!("malformed EventFilter JSON: {e}")).hint(
+                        "fields: partitionRefs, partitionPatterns, jobLabels, jobRunIds (arrays of strings)",
+                    )
+                })
+                .or_raise();
+            CompiledFilter::new(&parsed).or_raise()
+        }
+    }
+}
+
+
+/// Events with idx > since_idx matching the filter, in idx order, at most limit; never
+/// beyond the no-loss horizon.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events(
+    since_idx: i64,
+    filter: default!(Option<JsonB>, "'{}'"),
+    limit: default!(i32, 1000),
+) -> TableIterator<
+    'static,
+    (
+    name!(idx, i64),
+    name!(event, JsonB),
+    name!(event_type, String),
+    name!(build_request_id, Option<String>),
+    name!(partition_ref, Option<String>),
+    name!(job_run_id, Option<String>),
+    name!(job_label, Option<String>),
+    name!(created_at, Option<TimestampWithTimeZone>),
+),
+> {
+    let page = read_page(since_idx, &filter_from_jsonb(filter), limit);
+    TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
+        let json = JsonB(r.event_json());
+        (r.idx, json, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
+    }))
+}
+
+/// One EventPage in proto3 JSON: events, nextIdx, hasMore, inFlightIdx.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page(since_idx: i64, filter: default!(Option<JsonB>, "'{}'"), limit: default!(i32, 1000)) -> JsonB {
+    JsonB(read_page(since_idx, &filter_from_jsonb(filter), limit).to_json())
+}
+
+/// list_events_page for an untyped filter literal.
+#[pg_extern(volatile, security_definer, name = "list_events_page")]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page_text(since_idx: i64, filter: &str, limit: default!(i32, 1000)) -> JsonB {
+    let filter = CompiledFilter::from_json(filter).or_raise();
+    JsonB(read_page(since_idx, &filter, limit).to_json())
+}
+
+/// The binary twin: filter and page as protobuf (bel.v1.EventFilter / bel.v1.EventPage).
+#[pg_extern(volatile, security_definer, name = "list_events_page")]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page_protobuf(since_idx: i64, filter: &[u8], limit: default!(i32, 1000)) -> Vec<u8> {
+    let parsed: EventFilter = prost::Message::decode(filter)
+        .map_err(|e| Rejection::new(ErrorClass::Malformed, format!("malformed protobuf EventFilter: {e}")))
+        .or_raise();
+    let page = read_page(since_idx, &CompiledFilter::new(&parsed).or_raise(), limit);
+    prost::Message::encode_to_vec(&page.to_proto())
+}
+
+/// Blocks until the append holding in-flight idx `idx` commits or rolls back (true), or
+/// `timeout_ms` passes (false). Followers call it with a page's inFlightIdx instead of sleeping.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn wait_for_append(idx: i64, timeout_ms: default!(i32, 10000)) -> bool {
+    crate::wait::wait_for_append(idx, timeout_ms)
+}
+
+
+/// Current status of the partitions matching any of `patterns` (globs; all when null).
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn partition_status(patterns: default!(Option<Vec<String>>, "NULL")) -> TableIterator<
+    'static,
+    (
+    name!(partition_ref, String),
+    name!(status, String),
+    name!(build_request_id, String),
+    name!(job_run_id, Option<String>),
+    name!(last_idx, i64),
+    name!(updated_at, TimestampWithTimeZone),
+),
+> {
+    use bel_core::status::Status;
+    TableIterator::new(views::partition_status(patterns).into_iter().map(|p| {
+        (
+            p.partition_ref,
+            p.status.short_name().to_owned(),
+            p.build_request_id,
+            p.job_run_id,
+            p.last_idx,
+            to_timestamptz(p.updated_at),
+        )
+    }))
+}
+
+/// A build at a glance (jsonb): status, partitions by status, delegations, job runs, times.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn build_summary(build_request_id: &str) -> JsonB {
+    JsonB(views::build_summary(build_request_id))
+}
+
+
+/// Job runs, optionally of one build and/or one job label, in scheduling order.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn job_runs(
+    build_request_id: default!(Option<String>, "NULL"),
+    job_label: default!(Option<String>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+    name!(job_run_id, String),
+    name!(build_request_id, String),
+    name!(job_label, String),
+    name!(status, String),
+    name!(target_partitions, Vec<String>),
+    name!(exit_code, Option<i32>),
+    name!(message, String),
+    name!(first_idx, i64),
+    name!(last_idx, i64),
+    name!(created_at, TimestampWithTimeZone),
+    name!(updated_at, TimestampWithTimeZone),
+),
+> {
+    use bel_core::status::Status;
+    TableIterator::new(views::job_runs(build_request_id, job_label).into_iter().map(|r| {
+        (
+            r.job_run_id,
+            r.build_request_id,
+            r.job_label,
+            r.status.short_name().to_owned(),
+            r.target_partitions,
+            r.exit_code,
+            r.message,
+            r.first_idx,
+            r.last_idx,
+            to_timestamptz(r.created_at),
+            to_timestamptz(r.updated_at),
+        )
+    }))
+}
+
+/// The state diagrams bel_append validates with, one row per edge.
+#[pg_extern(immutable, parallel_safe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn transitions() -> TableIterator<'static, (name!(entity, String), name!(from_state, Option<String>), name!(to_state, String))>
+{
+    TableIterator::new(
+        bel_core::diagram::all_transitions()
+            .into_iter()
+            .map(|t| (t.entity.to_owned(), t.from_state.map(str::to_owned), t.to_state.to_owned())),
+    )
+}
+
+/// Entities whose projection differs from a replay of the whole log (empty = consistent).
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn verify() -> TableIterator<
+    'static,
+    (name!(entity, String), name!(key, String), name!(projected, Option<JsonB>), name!(replayed, Option<JsonB>)),
+> {
+    TableIterator::new(
+        views::verify().into_iter().map(|d| (d.entity.to_owned(), d.key, d.projected.map(JsonB), d.replayed.map(JsonB))),
+    )
+}
+
+/// Rebuilds the projections from the log (recovery, upgrades); returns the events replayed.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn rebuild_projections() -> i64 {
+    views::rebuild_projections()
+}

@@ -1,0 +1,168 @@
+//! The write path: validate events against the state diagrams, allocate idx values
+//! under the no-loss protocol, insert the events and update the projections, all in the
+//! caller's transaction.
+use std::collections::HashMap;
+use std::ffi::CStr;
+
+use bel_core::event::{self, check_shape, involved_partitions, is_retry_of, Kind};
+use bel_core::pb::BuildEvent;
+use bel_core::rules::{apply, prepare};
+use bel_core::state::{ChangedSet, State, TouchedKeys};
+use bel_core::{ErrorClass, Rejection, SCHEMA_VERSION};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, IntoDatum, JsonB};
+
+use crate::errors::raise;
+use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
+use crate::statements::statements;
+use crate::store::{self, get, run, EventRows};
+
+/// Most events accepted by one bel_append_batch call.
+pub const MAX_BATCH_EVENTS: usize = 100_000;
+
+/// The NOTIFY channel followers LISTEN on.
+pub const CHANNEL: &CStr = c"bel_events";
+
+/// Appends `events` atomically and returns their idx values, in order. With `batch`,
+/// errors name the position of the failing event.
+pub fn append(mut events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
+    let at_position = |i: usize, e: Rejection| if batch { e.in_batch(i) } else { e };
+    let now = store::now_micros();
+    for (i, e) in events.iter_mut().enumerate() {
+        if let Err(r) = check_shape(e) {
+            raise(at_position(i, r));
+        }
+        event::set_timestamp_if_absent(e, now);
+    }
+    Spi::connect(|client| {
+        let st = statements(client);
+        // Lock every entity the events touch, kind by kind and in key order (no deadlocks
+        // between single-call appends); load them into a small State.
+        let mut keys = TouchedKeys::of_events(&events);
+        let mut state = State::default();
+        store::lock_build_requests(client, st, &keys, &mut state);
+        keys.add_completion_partitions(&events, &state);
+        store::lock_job_runs(client, st, &keys, &mut state);
+        store::lock_partitions(client, st, &keys, &mut state);
+
+        // After the locks, so a concurrent duplicate that committed meanwhile is seen.
+        let mut known_ids = find_event_ids(client, st, &events);
+
+        let mut results = Vec::with_capacity(events.len());
+        let mut rows = EventRows::default();
+        let mut changed = ChangedSet::default();
+        for (i, mut e) in events.into_iter().enumerate() {
+            if !e.event_id.is_empty() {
+                if let Some((idx, stored)) = known_ids.get(&e.event_id) {
+                    if !is_retry_of(&e, stored) {
+                        raise(at_position(i, event_id_conflict(&e.event_id, *idx)));
+                    }
+                    results.push(*idx);
+                    continue;
+                }
+            }
+            if let Err(r) = prepare(&state, &mut e) {
+                raise(at_position(i, r));
+            }
+            let idx = allocate_idx();
+            apply(&mut state, &e, idx).merge_into(&mut changed);
+            add_row(&mut rows, idx, &e);
+            if !e.event_id.is_empty() {
+                known_ids.insert(e.event_id.clone(), (idx, e));
+            }
+            results.push(idx);
+        }
+        if rows.is_empty() {
+            return results;
+        }
+        let first_idx = rows.idx[0];
+        rows.insert(client, st);
+        store::write_changed(client, st, &state, &changed);
+        notify(first_idx);
+        results
+    })
+}
+
+fn event_id_conflict(event_id: &str, idx: i64) -> Rejection {
+    Rejection::new(
+        ErrorClass::EventIdConflict,
+        format!("eventId {event_id:?} was already used by a different event (idx {idx})"),
+    )
+    .detail("a retried event must be identical to the first attempt")
+    .hint("use a new eventId for a new event")
+}
+
+/// Stored events with any of the events' event_ids: event_id -> (idx, event).
+fn find_event_ids(
+    client: &pgrx::spi::SpiClient<'_>,
+    st: &crate::statements::Statements,
+    events: &[BuildEvent],
+) -> HashMap<String, (i64, BuildEvent)> {
+    let ids: Vec<String> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.clone()).collect();
+    let mut found = HashMap::new();
+    if ids.is_empty() {
+        return found;
+    }
+    for row in run(client, &st.find_event_ids, &[ids.into()]) {
+        let (Some(id), Some(idx), Some(payload)) = (get::<String>(&row, 1), get::<i64>(&row, 2), get::<JsonB>(&row, 3))
+        else {
+            continue;
+        };
+        if let Ok(stored) = event::from_json_value(payload.0) {
+            found.insert(id, (idx, stored));
+        }
+    }
+    found
+}
+
+fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    rows.idx.push(idx);
+    rows.event_type.push(event::kind(e).map(Kind::name).unwrap_or_default().to_owned());
+    rows.schema_version.push(i32::from(SCHEMA_VERSION));
+    rows.event_id.push(non_empty(&e.event_id));
+    rows.build_request_id.push(non_empty(&e.build_request_id));
+    rows.partition_ref.push(event::partition_ref(e).map(str::to_owned));
+    rows.job_run_id.push(event::job_run_id(e).map(str::to_owned));
+    rows.job_label.push(event::job_label(e).map(str::to_owned));
+    rows.payload.push(JsonB(event::to_json(e)));
+    for r in involved_partitions(e) {
+        rows.involved_ref.push(r.to_owned());
+        rows.involved_idx.push(idx);
+    }
+}
+
+fn sequence_oid() -> pg_sys::Oid {
+    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
+    unsafe {
+        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
+        pg_sys::get_relname_relid(c"events_idx_seq".as_ptr(), ns)
+    }
+}
+
+/// Allocates the next idx. Under the shared allocation lock, so that a reader holding it
+/// exclusively knows every idx up to the sequence's last value is in flight or ended.
+fn allocate_idx() -> i64 {
+    let seq = sequence_oid();
+    let _allocation = AllocationGuard::shared();
+    // SAFETY: nextval_oid takes the sequence's oid; it raises on exhaustion (the guard
+    // releases the allocation lock while that error unwinds).
+    let idx = unsafe { pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[seq.into_datum()]) }
+        .unwrap_or_else(|| crate::errors::internal("nextval", "returned NULL"));
+    mark_in_flight(idx);
+    idx
+}
+
+/// Wakes followers when this transaction commits, if no other appending transaction is
+/// about to (see locks::try_become_notifier). Payload: the idx.
+fn notify(idx: i64) {
+    if !try_become_notifier() {
+        return;
+    }
+    let channel = CHANNEL.to_str().unwrap_or("bel_events");
+    let payload = idx.to_string();
+    // SAFETY: pg_notify(text, text) with two non-null text datums; it returns void.
+    unsafe {
+        pgrx::direct_function_call_as_datum(pg_sys::pg_notify, &[channel.into_datum(), payload.as_str().into_datum()]);
+    }
+}

@@ -1,0 +1,59 @@
+//! The horizon of the no-loss cursor: the largest idx under which every idx belongs to a
+//! transaction that has committed or rolled back. Readers never return events above it.
+//!
+//! 1. Under the allocation lock (exclusive), read L, the last allocated idx. Writers
+//!    allocate and take their in-flight lock under the same lock (shared), so every
+//!    idx <= L belongs to a transaction that holds its in-flight lock or has ended.
+//! 2. Scan the lock table for the smallest in-flight idx m.
+//! 3. horizon = min(L, m - 1). Every transaction that allocated an idx <= horizon has
+//!    ended; its in-flight lock is released only after its commit is visible, so a
+//!    snapshot taken now sees all its events.
+//!
+//! Rolled-back appends release their lock and leave a hole nobody waits for; a
+//! transaction that never appended holds no in-flight lock: neither stalls followers.
+use pgrx::pg_sys;
+use pgrx::spi::SpiClient;
+
+use crate::errors::raise;
+use crate::locks::{min_in_flight, AllocationGuard};
+use crate::statements::Statements;
+use crate::store::run;
+use bel_core::{ErrorClass, Rejection};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Horizon {
+    /// Every idx <= this is committed or rolled back for good.
+    pub idx: i64,
+    /// The smallest in-flight idx when one holds the horizon back, else None.
+    pub in_flight: Option<i64>,
+}
+
+pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
+    refuse_transaction_snapshots();
+    let last_allocated = {
+        let _allocation = AllocationGuard::exclusive();
+        run(client, &st.last_allocated_idx, &[]).first().get_one::<i64>().ok().flatten().unwrap_or(0)
+    };
+    match min_in_flight().filter(|m| *m <= last_allocated) {
+        Some(m) => Horizon { idx: m - 1, in_flight: Some(m) },
+        None => Horizon { idx: last_allocated, in_flight: None },
+    }
+}
+
+/// In REPEATABLE READ or SERIALIZABLE the snapshot is fixed at the transaction's first
+/// statement, so an append that ended after it would be invisible yet below the horizon:
+/// it would be skipped for good.
+fn refuse_transaction_snapshots() {
+    // SAFETY: reads the session's isolation level.
+    let level = unsafe { pg_sys::XactIsoLevel };
+    if level >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        raise(
+            Rejection::new(
+                ErrorClass::WrongTransactionState,
+                "bel.list_events needs READ COMMITTED isolation",
+            )
+            .detail("a REPEATABLE READ or SERIALIZABLE snapshot cannot see appends that commit after it was taken, so a cursor could skip them")
+            .hint("read the log outside such transactions (the default READ COMMITTED is right)"),
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The advisory locks of the no-loss cursor (see docs/no-loss-cursor.md).
+//!
+//! bel takes its advisory locks with `LockAcquire` directly, in a key class of its own:
+//! `locktag_field4` is one of the `CLASS_*` values below, which SQL's `pg_advisory_*`
+//! functions never produce (they use 1 and 2), so no application lock can collide with
+//! bel's. In `pg_locks` they show as `locktype = 'advisory'`, `objsubid` = the class,
+//! `classid`/`objid` = the high/low 32 bits of the key.
+use pgrx::pg_sys;
+
+/// Allocation lock: writers hold it shared while they allocate an idx and take its
+/// in-flight lock; a reader holds it exclusively while it reads the last allocated idx.
+pub const CLASS_ALLOCATION: u16 = 0xBE01;
+/// In-flight lock, keyed by the first idx an appending transaction allocated; held until
+/// that transaction ends.
+pub const CLASS_IN_FLIGHT: u16 = 0xBE02;
+/// Notifier lock: the one appending transaction that holds it sends NOTIFY; others skip.
+pub const CLASS_NOTIFIER: u16 = 0xBE03;
+
+const SHARE: pg_sys::LOCKMODE = pg_sys::ShareLock as pg_sys::LOCKMODE;
+const EXCLUSIVE: pg_sys::LOCKMODE = pg_sys::ExclusiveLock as pg_sys::LOCKMODE;
+
+fn tag(class: u16, key: i64) -> pg_sys::LOCKTAG {
+    pg_sys::LOCKTAG {
+        // SAFETY: MyDatabaseId is set once at backend start and only read here.
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: (key >> 32) as u32,
+        locktag_field3: key as u32,
+        locktag_field4: class,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    }
+}
+
+fn key_of(tag: &pg_sys::LOCKTAG) -> i64 {
+    ((tag.locktag_field2 as i64) << 32) | tag.locktag_field3 as i64
+}
+
+/// A session-level allocation lock, released when dropped: on success and when an ERROR
+/// unwinds through it (a session lock would otherwise outlive the transaction and block
+/// every follower).
+pub struct AllocationGuard {
+    mode: pg_sys::LOCKMODE,
+}
+
+impl AllocationGuard {
+    /// Writers: shared, so concurrent appends allocate in parallel.
+    pub fn shared() -> Self {
+        Self::acquire(SHARE)
+    }
+    /// Readers: exclusive, so no allocation is half done while the last idx is read.
+    pub fn exclusive() -> Self {
+        Self::acquire(EXCLUSIVE)
+    }
+    fn acquire(mode: pg_sys::LOCKMODE) -> Self {
+        let t = tag(CLASS_ALLOCATION, 0);
+        // SAFETY: a valid tag of the user lock method; blocking waits are interruptible.
+        unsafe { pg_sys::LockAcquire(&t, mode, true, false) };
+        AllocationGuard { mode }
+    }
+}
+
+impl Drop for AllocationGuard {
+    fn drop(&mut self) {
+        let t = tag(CLASS_ALLOCATION, 0);
+        // SAFETY: we acquired exactly this session lock in `acquire`.
+        unsafe { pg_sys::LockRelease(&t, self.mode, true) };
+    }
+}
+
+/// The in-flight lock this backend holds for its current transaction, if any.
+#[derive(Clone, Copy)]
+struct InFlight {
+    local_xid: pg_sys::LocalTransactionId,
+    idx: i64,
+}
+
+thread_local! {
+    static IN_FLIGHT: std::cell::Cell<Option<InFlight>> = const { std::cell::Cell::new(None) };
+}
+
+fn local_transaction_id() -> pg_sys::LocalTransactionId {
+    // SAFETY: MyProc is valid in a backend running a transaction.
+    unsafe { (*pg_sys::MyProc).lxid }
+}
+
+/// Marks `idx` as in flight unless this transaction already holds an in-flight lock (its
+/// first idx is smaller than any later one, which is all readers need). Call with the
+/// allocation lock held. A lock taken inside a rolled-back savepoint is gone with it;
+/// `LockHeldByMe` notices and a new one is taken.
+pub fn mark_in_flight(idx: i64) {
+    let lxid = local_transaction_id();
+    if let Some(held) = IN_FLIGHT.get().filter(|h| h.local_xid == lxid) {
+        let t = tag(CLASS_IN_FLIGHT, held.idx);
+        // SAFETY: read-only lookup in the backend's local lock table.
+        if unsafe { pg_sys::LockHeldByMe(&t, EXCLUSIVE) } {
+            return;
+        }
+    }
+    let t = tag(CLASS_IN_FLIGHT, idx);
+    // SAFETY: transaction-level lock on a fresh key; nobody else can hold it.
+    unsafe { pg_sys::LockAcquire(&t, EXCLUSIVE, false, false) };
+    IN_FLIGHT.set(Some(InFlight { local_xid: lxid, idx }));
+}
+
+/// The smallest in-flight idx of any transaction in this database, from the lock table.
+pub fn min_in_flight() -> Option<i64> {
+    // SAFETY: GetLockStatusData returns a palloc'd consistent copy of the lock table.
+    unsafe {
+        let data = pg_sys::GetLockStatusData();
+        let n = usize::try_from((*data).nelements).unwrap_or(0);
+        let db = pg_sys::MyDatabaseId.to_u32();
+        let mut min: Option<i64> = None;
+        for i in 0..n {
+            let inst = &*(*data).locks.add(i);
+            let t = &inst.locktag;
+            if t.locktag_type == pg_sys::LockTagType::LOCKTAG_ADVISORY as u8
+                && t.locktag_field4 == CLASS_IN_FLIGHT
+                && t.locktag_field1 == db
+                && inst.holdMask != 0
+            {
+                let idx = key_of(t);
+                min = Some(min.map_or(idx, |m| m.min(idx)));
+            }
+        }
+        min
+    }
+}
+
+/// Whether some transaction holds the in-flight lock of `idx` (a non-blocking probe).
+pub fn is_in_flight(idx: i64) -> bool {
+    let t = tag(CLASS_IN_FLIGHT, idx);
+    // SAFETY: dontWait = true never blocks; on success we release at once.
+    unsafe {
+        let got = pg_sys::LockAcquire(&t, SHARE, true, true);
+        if got == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
+            return true;
+        }
+        pg_sys::LockRelease(&t, SHARE, true);
+        false
+    }
+}
+
+/// Takes the notifier lock for this transaction if it is free and not yet held by it.
+/// The winner sends the NOTIFY; at most one notifying transaction commits at a time, the
+/// rest commit in parallel (NOTIFY serializes commits in Postgres). A transaction that
+/// already notified gets false: its one NOTIFY covers all its appends.
+pub fn try_become_notifier() -> bool {
+    let t = tag(CLASS_NOTIFIER, 0);
+    // SAFETY: transaction-level, non-blocking.
+    unsafe { pg_sys::LockAcquire(&t, EXCLUSIVE, false, true) == pg_sys::LockAcquireResult::LOCKACQUIRE_OK }
+}

@@ -1,0 +1,282 @@
+//! The read path: one page of events after a cursor, matching a filter, never above the
+//! no-loss horizon, answered from indexes.
+use std::collections::BTreeSet;
+
+use bel_core::event;
+use bel_core::filter::{literal_prefix, CompiledFilter};
+use bel_core::pb::{BuildEvent, EventPage};
+use bel_core::{ErrorClass, Rejection};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::spi::{SpiClient, SpiHeapTupleData};
+use pgrx::JsonB;
+
+use crate::cursor::{horizon, Horizon};
+use crate::errors::raise;
+use crate::statements::{statements, Statements};
+use crate::store::{get, run};
+
+/// Largest page a call may ask for.
+pub const MAX_LIMIT: i32 = 10_000;
+
+/// One stored event as read.
+pub struct EventRow {
+    pub idx: i64,
+    pub payload: serde_json::Value,
+    pub event_type: String,
+    pub build_request_id: Option<String>,
+    pub partition_ref: Option<String>,
+    pub job_run_id: Option<String>,
+    pub job_label: Option<String>,
+    pub created_at: Option<TimestampWithTimeZone>,
+}
+
+impl EventRow {
+    fn from_row(row: &SpiHeapTupleData<'_>) -> Self {
+        EventRow {
+            idx: get(row, 1).unwrap_or_default(),
+            payload: get::<JsonB>(row, 2).map(|j| j.0).unwrap_or_default(),
+            event_type: get(row, 3).unwrap_or_default(),
+            build_request_id: get(row, 4),
+            partition_ref: get(row, 5),
+            job_run_id: get(row, 6),
+            job_label: get(row, 7),
+            created_at: get(row, 8),
+        }
+    }
+
+    /// The event in proto3 JSON with idx filled in (int64 as a string, per proto3 JSON).
+    pub fn event_json(&self) -> serde_json::Value {
+        let mut json = self.payload.clone();
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("idx".to_owned(), serde_json::Value::String(self.idx.to_string()));
+        }
+        json
+    }
+
+    pub fn event(&self) -> BuildEvent {
+        let mut event = event::from_json_value(self.payload.clone()).unwrap_or_default();
+        event.idx = self.idx;
+        event
+    }
+}
+
+pub struct Page {
+    pub rows: Vec<EventRow>,
+    pub next_idx: i64,
+    pub has_more: bool,
+    pub in_flight_idx: i64,
+}
+
+impl Page {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "events": self.rows.iter().map(EventRow::event_json).collect::<Vec<_>>(),
+            "nextIdx": self.next_idx.to_string(),
+            "hasMore": self.has_more,
+            "inFlightIdx": self.in_flight_idx.to_string(),
+        })
+    }
+
+    pub fn to_proto(&self) -> EventPage {
+        EventPage {
+            events: self.rows.iter().map(EventRow::event).collect(),
+            next_idx: self.next_idx,
+            has_more: self.has_more,
+            in_flight_idx: self.in_flight_idx,
+        }
+    }
+}
+
+/// Where candidate events come from: the idx range itself (empty filter) or an index.
+enum Source {
+    Range,
+    Partitions(Vec<String>),
+    JobRunIds(Vec<String>),
+    JobLabels(Vec<String>),
+}
+
+pub fn check_bounds(since_idx: i64, limit: i32) {
+    if since_idx < 0 {
+        raise(Rejection::new(ErrorClass::InvalidValue, format!("since_idx must be >= 0, got {since_idx}"))
+            .hint("start from 0 to read the log from its beginning"));
+    }
+    if !(0..=MAX_LIMIT).contains(&limit) {
+        raise(Rejection::new(
+            ErrorClass::InvalidValue,
+            format!("limit must be between 0 and {MAX_LIMIT}, got {limit}"),
+        )
+        .hint("page through the log with next_idx instead of one huge page"));
+    }
+}
+
+/// Events with idx > since_idx matching `filter`, ascending, at most `limit`, all at or
+/// below the horizon. `next_idx` moves past every event scanned, matching or not.
+pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32) -> Page {
+    check_bounds(since_idx, limit);
+    Spi::connect(|client| {
+        let st = statements(client);
+        let h = horizon(client, st);
+        page_below(client, st, since_idx, filter, limit, h)
+    })
+}
+
+fn page_below(
+    client: &SpiClient<'_>,
+    st: &Statements,
+    since_idx: i64,
+    filter: &CompiledFilter,
+    limit: i32,
+    h: Horizon,
+) -> Page {
+    let in_flight = h.in_flight.unwrap_or(0);
+    let empty = |next_idx| Page { rows: Vec::new(), next_idx, has_more: false, in_flight_idx: in_flight };
+    if since_idx >= h.idx {
+        return empty(since_idx);
+    }
+    let (source, covered_fields) = choose_source(client, st, filter);
+    // The source guarantees its own field; other non-empty fields are checked per event.
+    let must_check = field_count(filter) > covered_fields;
+    let want = limit as usize + 1;
+    let mut matched: Vec<EventRow> = Vec::new();
+    let mut cursor = since_idx;
+    loop {
+        let batch = fetch(client, st, &source, cursor, h.idx, want as i32);
+        let exhausted = batch.len() < want;
+        for row in batch {
+            cursor = row.idx;
+            if !must_check || filter.matches(&row.event()) {
+                matched.push(row);
+                if matched.len() == want {
+                    break;
+                }
+            }
+        }
+        if matched.len() == want || exhausted {
+            break;
+        }
+    }
+    if matched.len() == want {
+        matched.truncate(limit as usize);
+        let next_idx = matched.last().map_or(since_idx, |r| r.idx);
+        Page { rows: matched, next_idx, has_more: true, in_flight_idx: 0 }
+    } else {
+        Page { rows: matched, next_idx: h.idx, has_more: false, in_flight_idx: in_flight }
+    }
+}
+
+fn field_count(f: &CompiledFilter) -> usize {
+    [
+        !f.partition_refs.is_empty(),
+        !f.partition_patterns.is_empty(),
+        !f.job_run_ids.is_empty(),
+        !f.job_labels.is_empty(),
+    ]
+    .into_iter()
+    .filter(|x| *x)
+    .count()
+}
+
+/// The most selective index for the filter, and how many filter fields it answers.
+fn choose_source(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) -> (Source, usize) {
+    let sorted = |set: &std::collections::HashSet<String>| -> Vec<String> {
+        let mut v: Vec<String> = set.iter().cloned().collect();
+        v.sort();
+        v
+    };
+    if !f.job_run_ids.is_empty() {
+        (Source::JobRunIds(sorted(&f.job_run_ids)), 1)
+    } else if !f.partition_refs.is_empty() {
+        (Source::Partitions(sorted(&f.partition_refs)), 1)
+    } else if !f.partition_patterns.is_empty() {
+        (Source::Partitions(partitions_matching(client, st, f)), 1)
+    } else if !f.job_labels.is_empty() {
+        (Source::JobLabels(sorted(&f.job_labels)), 1)
+    } else {
+        (Source::Range, 0)
+    }
+}
+
+/// Known partitions matching any pattern: each pattern's literal prefix narrows the set
+/// with an index range scan, globset decides.
+pub fn partitions_matching(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) -> Vec<String> {
+    let prefixes: BTreeSet<&str> = f.partition_patterns.iter().map(|p| literal_prefix(p)).collect();
+    // A prefix that extends another is covered by the shorter one's range.
+    let mut ranges: Vec<&str> = Vec::new();
+    for p in prefixes {
+        if !ranges.last().is_some_and(|r| p.starts_with(r)) {
+            ranges.push(p);
+        }
+    }
+    let mut refs = Vec::new();
+    for prefix in ranges {
+        let rows = match prefix_upper_bound(prefix) {
+            Some(upper) => run(client, &st.known_partitions_between, &[prefix.into(), upper.into()]),
+            None => run(client, &st.known_partitions_from, &[prefix.into()]),
+        };
+        for row in rows {
+            if let Some(r) = get::<String>(&row, 1) {
+                if f.pattern_matches(&r) {
+                    refs.push(r);
+                }
+            }
+        }
+    }
+    refs
+}
+
+/// The smallest string greater than every string starting with `prefix` (code point
+/// order = byte order of UTF-8 = the "C" collation), or None when there is none.
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return None;
+    }
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn fetch(
+    client: &SpiClient<'_>,
+    st: &Statements,
+    source: &Source,
+    after: i64,
+    upto: i64,
+    limit: i32,
+) -> Vec<EventRow> {
+    let rows = match source {
+        Source::Range => run(client, &st.events_in_range, &[after.into(), upto.into(), limit.into()]),
+        Source::Partitions(v) if v.is_empty() => return Vec::new(),
+        Source::Partitions(v) => {
+            run(client, &st.events_by_partitions, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+        }
+        Source::JobRunIds(v) => {
+            run(client, &st.events_by_job_run_ids, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+        }
+        Source::JobLabels(v) => {
+            run(client, &st.events_by_job_labels, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+        }
+    };
+    rows.map(|row| EventRow::from_row(&row)).collect()
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+pub mod unit {
+    use super::prefix_upper_bound;
+
+    pub fn check_prefix_upper_bound() {
+        assert_eq!(prefix_upper_bound("data/users/").as_deref(), Some("data/users0"));
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+}

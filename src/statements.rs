@@ -1,0 +1,221 @@
+//! Every SPI statement bel runs, prepared once per backend and kept (planning a statement
+//! can cost more than running it on the append path). Plans survive DDL: Postgres'
+//! plan cache re-plans a kept statement whose tables changed.
+use std::cell::OnceCell;
+
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
+
+use crate::errors::internal;
+
+pub struct Statements {
+    pub insert_build_request_placeholders: OwnedPreparedStatement,
+    pub lock_build_requests: OwnedPreparedStatement,
+    pub insert_job_run_placeholders: OwnedPreparedStatement,
+    pub lock_job_runs: OwnedPreparedStatement,
+    pub insert_partition_placeholders: OwnedPreparedStatement,
+    pub lock_partitions: OwnedPreparedStatement,
+    pub find_event_ids: OwnedPreparedStatement,
+    pub insert_events: OwnedPreparedStatement,
+    pub update_build_requests: OwnedPreparedStatement,
+    pub update_job_runs: OwnedPreparedStatement,
+    pub update_partitions: OwnedPreparedStatement,
+    pub last_allocated_idx: OwnedPreparedStatement,
+    pub events_in_range: OwnedPreparedStatement,
+    pub events_by_partitions: OwnedPreparedStatement,
+    pub events_by_job_run_ids: OwnedPreparedStatement,
+    pub events_by_job_labels: OwnedPreparedStatement,
+    pub known_partitions_between: OwnedPreparedStatement,
+    pub known_partitions_from: OwnedPreparedStatement,
+}
+
+const TEXT_ARRAY: PgOid = PgOid::BuiltIn(T::TEXTARRAYOID);
+const INT8: PgOid = PgOid::BuiltIn(T::INT8OID);
+const INT8_ARRAY: PgOid = PgOid::BuiltIn(T::INT8ARRAYOID);
+const INT4: PgOid = PgOid::BuiltIn(T::INT4OID);
+const INT4_ARRAY: PgOid = PgOid::BuiltIn(T::INT4ARRAYOID);
+const TEXT: PgOid = PgOid::BuiltIn(T::TEXTOID);
+const JSONB_ARRAY: PgOid = PgOid::BuiltIn(T::JSONBARRAYOID);
+const TIMESTAMPTZ_ARRAY: PgOid = PgOid::BuiltIn(T::TIMESTAMPTZARRAYOID);
+
+/// Columns of an event row as every read returns them.
+pub const EVENT_COLUMNS: &str =
+    "e.idx, e.payload, e.event_type, e.build_request_id, e.partition_ref, e.job_run_id, e.job_label, e.created_at";
+
+fn prepare(client: &SpiClient<'_>, sql: &str, args: &[PgOid]) -> OwnedPreparedStatement {
+    // Mutable (read_only = false): each execution takes a fresh snapshot, which both the
+    // row locks of the append path and the no-loss cursor rely on.
+    match client.prepare_mut(sql, args) {
+        Ok(stmt) => stmt.keep(),
+        Err(e) => internal(&format!("preparing {sql}"), e),
+    }
+}
+
+impl Statements {
+    fn prepare_all(c: &SpiClient<'_>) -> Self {
+        let events_range = format!(
+            "SELECT {EVENT_COLUMNS} FROM bel.events e WHERE e.idx > $1 AND e.idx <= $2 ORDER BY e.idx LIMIT $3"
+        );
+        // Per value: an ordered index range scan with LIMIT, merged and cut again, so a
+        // page costs O(values x limit) index tuples whatever the size of the log.
+        let by_partitions = format!(
+            "SELECT {EVENT_COLUMNS} FROM bel.events e WHERE e.idx IN (
+                 SELECT DISTINCT c.idx FROM unnest($1::text[]) AS v(ref)
+                 CROSS JOIN LATERAL (
+                     SELECT ep.idx FROM bel.event_partitions ep
+                     WHERE ep.partition_ref = v.ref AND ep.idx > $2 AND ep.idx <= $3
+                     ORDER BY ep.idx LIMIT $4) c
+                 ORDER BY c.idx LIMIT $4)
+             ORDER BY e.idx"
+        );
+        let by_column = |column: &str| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM bel.events e WHERE e.idx IN (
+                     SELECT DISTINCT c.idx FROM unnest($1::text[]) AS v(val)
+                     CROSS JOIN LATERAL (
+                         SELECT x.idx FROM bel.events x
+                         WHERE x.{column} = v.val AND x.idx > $2 AND x.idx <= $3
+                         ORDER BY x.idx LIMIT $4) c
+                     ORDER BY c.idx LIMIT $4)
+                 ORDER BY e.idx"
+            )
+        };
+        Statements {
+            insert_build_request_placeholders: prepare(
+                c,
+                "INSERT INTO bel.build_request_state (build_request_id)
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                &[TEXT_ARRAY],
+            ),
+            lock_build_requests: prepare(
+                c,
+                "SELECT build_request_id, status, requested_partitions, delegations, first_idx, last_idx,
+                        created_at, updated_at
+                 FROM bel.build_request_state WHERE build_request_id = ANY($1::text[])
+                 ORDER BY build_request_id FOR UPDATE",
+                &[TEXT_ARRAY],
+            ),
+            insert_job_run_placeholders: prepare(
+                c,
+                "INSERT INTO bel.job_run_state (job_run_id)
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                &[TEXT_ARRAY],
+            ),
+            lock_job_runs: prepare(
+                c,
+                "SELECT job_run_id, build_request_id, job_label, status, target_partitions, exit_code, message,
+                        first_idx, last_idx, created_at, updated_at
+                 FROM bel.job_run_state WHERE job_run_id = ANY($1::text[])
+                 ORDER BY job_run_id FOR UPDATE",
+                &[TEXT_ARRAY],
+            ),
+            insert_partition_placeholders: prepare(
+                c,
+                "INSERT INTO bel.partition_state (partition_ref)
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                &[TEXT_ARRAY],
+            ),
+            lock_partitions: prepare(
+                c,
+                "SELECT partition_ref, status, build_request_id, job_run_id, last_idx, updated_at
+                 FROM bel.partition_state WHERE partition_ref = ANY($1::text[])
+                 ORDER BY partition_ref FOR UPDATE",
+                &[TEXT_ARRAY],
+            ),
+            find_event_ids: prepare(
+                c,
+                "SELECT event_id, idx, payload FROM bel.events WHERE event_id = ANY($1::text[])",
+                &[TEXT_ARRAY],
+            ),
+            insert_events: prepare(
+                c,
+                "WITH ev AS (
+                     INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
+                                             partition_ref, job_run_id, job_label, payload)
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[], $5::text[],
+                                          $6::text[], $7::text[], $8::text[], $9::jsonb[])
+                 ), ep AS (
+                     INSERT INTO bel.event_partitions (partition_ref, idx)
+                     SELECT * FROM unnest($10::text[], $11::bigint[])
+                 )
+                 INSERT INTO bel.known_partitions (partition_ref)
+                 SELECT DISTINCT r FROM unnest($10::text[]) AS r ON CONFLICT DO NOTHING",
+                &[
+                    INT8_ARRAY, TEXT_ARRAY, INT4_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY,
+                    TEXT_ARRAY, JSONB_ARRAY, TEXT_ARRAY, INT8_ARRAY,
+                ],
+            ),
+            update_build_requests: prepare(
+                c,
+                "UPDATE bel.build_request_state s SET
+                     status = u.status, requested_partitions = ARRAY(SELECT jsonb_array_elements_text(u.requested)),
+                     delegations = u.delegations, first_idx = u.first_idx, last_idx = u.last_idx,
+                     created_at = u.created_at, updated_at = u.updated_at
+                 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::bigint[], $6::bigint[],
+                             $7::timestamptz[], $8::timestamptz[])
+                      AS u(id, status, requested, delegations, first_idx, last_idx, created_at, updated_at)
+                 WHERE s.build_request_id = u.id",
+                &[
+                    TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, JSONB_ARRAY, INT8_ARRAY, INT8_ARRAY,
+                    TIMESTAMPTZ_ARRAY, TIMESTAMPTZ_ARRAY,
+                ],
+            ),
+            update_job_runs: prepare(
+                c,
+                "UPDATE bel.job_run_state s SET
+                     build_request_id = u.build_request_id, job_label = u.job_label, status = u.status,
+                     target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.targets)),
+                     exit_code = u.exit_code, message = u.message, first_idx = u.first_idx,
+                     last_idx = u.last_idx, created_at = u.created_at, updated_at = u.updated_at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int4[],
+                             $7::text[], $8::bigint[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+                      AS u(id, build_request_id, job_label, status, targets, exit_code, message,
+                           first_idx, last_idx, created_at, updated_at)
+                 WHERE s.job_run_id = u.id",
+                &[
+                    TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TEXT_ARRAY,
+                    INT8_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY, TIMESTAMPTZ_ARRAY,
+                ],
+            ),
+            update_partitions: prepare(
+                c,
+                "UPDATE bel.partition_state s SET
+                     status = u.status, build_request_id = u.build_request_id, job_run_id = u.job_run_id,
+                     last_idx = u.last_idx, updated_at = u.updated_at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
+                      AS u(ref, status, build_request_id, job_run_id, last_idx, updated_at)
+                 WHERE s.partition_ref = u.ref",
+                &[TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY],
+            ),
+            last_allocated_idx: prepare(
+                c,
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bel.events_idx_seq",
+                &[],
+            ),
+            events_in_range: prepare(c, &events_range, &[INT8, INT8, INT4]),
+            events_by_partitions: prepare(c, &by_partitions, &[TEXT_ARRAY, INT8, INT8, INT4]),
+            events_by_job_run_ids: prepare(c, &by_column("job_run_id"), &[TEXT_ARRAY, INT8, INT8, INT4]),
+            events_by_job_labels: prepare(c, &by_column("job_label"), &[TEXT_ARRAY, INT8, INT8, INT4]),
+            known_partitions_between: prepare(
+                c,
+                "SELECT partition_ref FROM bel.known_partitions
+                 WHERE partition_ref >= $1 AND partition_ref < $2 ORDER BY partition_ref",
+                &[TEXT, TEXT],
+            ),
+            known_partitions_from: prepare(
+                c,
+                "SELECT partition_ref FROM bel.known_partitions WHERE partition_ref >= $1 ORDER BY partition_ref",
+                &[TEXT],
+            ),
+        }
+    }
+}
+
+thread_local! {
+    static STATEMENTS: OnceCell<&'static Statements> = const { OnceCell::new() };
+}
+
+/// The backend's prepared statements, prepared on first use.
+pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
+    STATEMENTS.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Statements::prepare_all(client)))))
+}

@@ -1,0 +1,271 @@
+//! Storage of the append path: locking and loading the entities an append touches,
+//! writing the changed ones back, and inserting event rows.
+use std::collections::BTreeMap;
+
+use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
+use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
+use bel_core::status::Status;
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
+use pgrx::{pg_sys, IntoDatum, JsonB};
+
+use crate::errors::internal;
+use crate::statements::Statements;
+
+/// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+pub fn to_timestamptz(unix_micros: Micros) -> TimestampWithTimeZone {
+    let pg = unix_micros.saturating_sub(PG_EPOCH_OFFSET_MICROS);
+    TimestampWithTimeZone::try_from(pg as pg_sys::TimestampTz)
+        .unwrap_or_else(|e| internal("timestamp out of range", e))
+}
+
+pub fn from_timestamptz(ts: TimestampWithTimeZone) -> Micros {
+    pg_sys::TimestampTz::from(ts).saturating_add(PG_EPOCH_OFFSET_MICROS)
+}
+
+/// Unix microseconds of the current time.
+pub fn now_micros() -> Micros {
+    // SAFETY: reads the clock.
+    unsafe { pg_sys::GetCurrentTimestamp() }.saturating_add(PG_EPOCH_OFFSET_MICROS)
+}
+
+pub fn run<'c>(
+    client: &SpiClient<'c>,
+    stmt: &OwnedPreparedStatement,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> SpiTupleTable<'c> {
+    client.select(stmt, None, args).unwrap_or_else(|e| internal("running a statement", e))
+}
+
+pub fn get<T: pgrx::FromDatum + IntoDatum>(row: &SpiHeapTupleData<'_>, ordinal: usize) -> Option<T> {
+    row.get::<T>(ordinal).unwrap_or_else(|e| internal("reading a column", e))
+}
+
+fn status_of<S: Status>(name: Option<String>) -> Option<S> {
+    name.and_then(|n| S::from_short_name(&n))
+}
+
+fn keys(map: &BTreeMap<String, bool>, creatable_only: bool) -> Vec<String> {
+    map.iter().filter(|(_, c)| !creatable_only || **c).map(|(k, _)| k.clone()).collect()
+}
+
+/// Locks the build requests of `keys` (inserting placeholder rows for keys an event may
+/// create, so a racing creator waits on our row) and loads them into `state`.
+pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
+    if keys_.build_requests.is_empty() {
+        return;
+    }
+    let create = keys(&keys_.build_requests, true);
+    if !create.is_empty() {
+        run(client, &st.insert_build_request_placeholders, &[create.into()]);
+    }
+    for row in run(client, &st.lock_build_requests, &[keys(&keys_.build_requests, false).into()]) {
+        if let Some(br) = build_request_from_row(&row) {
+            state.build_requests.insert(br.build_request_id.clone(), br);
+        }
+    }
+}
+
+/// A `bel.build_request_state` row in column order; None for a placeholder.
+pub fn build_request_from_row(row: &SpiHeapTupleData<'_>) -> Option<BuildRequest> {
+    let status = status_of::<BuildRequestStatus>(get(row, 2))?;
+    let delegations = get::<JsonB>(row, 4)
+        .and_then(|j| serde_json::from_value::<BTreeMap<String, String>>(j.0).ok())
+        .unwrap_or_default();
+    Some(BuildRequest {
+        build_request_id: get(row, 1).unwrap_or_default(),
+        status,
+        requested_partitions: get(row, 3).unwrap_or_default(),
+        delegations,
+        first_idx: get(row, 5).unwrap_or_default(),
+        last_idx: get(row, 6).unwrap_or_default(),
+        created_at: get(row, 7).map(from_timestamptz).unwrap_or_default(),
+        updated_at: get(row, 8).map(from_timestamptz).unwrap_or_default(),
+    })
+}
+
+pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
+    if keys_.job_runs.is_empty() {
+        return;
+    }
+    let create = keys(&keys_.job_runs, true);
+    if !create.is_empty() {
+        run(client, &st.insert_job_run_placeholders, &[create.into()]);
+    }
+    for row in run(client, &st.lock_job_runs, &[keys(&keys_.job_runs, false).into()]) {
+        if let Some(r) = job_run_from_row(&row) {
+            state.job_runs.insert(r.job_run_id.clone(), r);
+        }
+    }
+}
+
+/// A `bel.job_run_state` row in column order; None for a placeholder.
+pub fn job_run_from_row(row: &SpiHeapTupleData<'_>) -> Option<JobRun> {
+    let status = status_of::<JobRunStatus>(get(row, 4))?;
+    Some(JobRun {
+        job_run_id: get(row, 1).unwrap_or_default(),
+        build_request_id: get(row, 2).unwrap_or_default(),
+        job_label: get(row, 3).unwrap_or_default(),
+        status,
+        target_partitions: get(row, 5).unwrap_or_default(),
+        exit_code: get(row, 6),
+        message: get(row, 7).unwrap_or_default(),
+        first_idx: get(row, 8).unwrap_or_default(),
+        last_idx: get(row, 9).unwrap_or_default(),
+        created_at: get(row, 10).map(from_timestamptz).unwrap_or_default(),
+        updated_at: get(row, 11).map(from_timestamptz).unwrap_or_default(),
+    })
+}
+
+pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
+    if keys_.partitions.is_empty() {
+        return;
+    }
+    let create = keys(&keys_.partitions, true);
+    if !create.is_empty() {
+        run(client, &st.insert_partition_placeholders, &[create.into()]);
+    }
+    for row in run(client, &st.lock_partitions, &[keys(&keys_.partitions, false).into()]) {
+        if let Some(p) = partition_from_row(&row) {
+            state.partitions.insert(p.partition_ref.clone(), p);
+        }
+    }
+}
+
+/// A `bel.partition_state` row (partition_ref, status, build_request_id, job_run_id,
+/// last_idx, updated_at); None for a placeholder.
+pub fn partition_from_row(row: &SpiHeapTupleData<'_>) -> Option<Partition> {
+    let status = status_of::<PartitionStatus>(get(row, 2))?;
+    Some(Partition {
+        partition_ref: get(row, 1).unwrap_or_default(),
+        status,
+        build_request_id: get(row, 3).unwrap_or_default(),
+        job_run_id: get(row, 4),
+        last_idx: get(row, 5).unwrap_or_default(),
+        updated_at: get(row, 6).map(from_timestamptz).unwrap_or_default(),
+    })
+}
+
+fn json_strings(items: &[String]) -> JsonB {
+    JsonB(serde_json::Value::from(items.to_vec()))
+}
+
+/// Writes every changed entity of `state` back to its projection (one statement per kind).
+pub fn write_changed(client: &SpiClient<'_>, st: &Statements, state: &State, changed: &ChangedSet) {
+    let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
+    if !brs.is_empty() {
+        let ids: Vec<String> = brs.iter().map(|b| b.build_request_id.clone()).collect();
+        let statuses: Vec<String> = brs.iter().map(|b| b.status.short_name().to_owned()).collect();
+        let requested: Vec<JsonB> = brs.iter().map(|b| json_strings(&b.requested_partitions)).collect();
+        let delegations: Vec<JsonB> =
+            brs.iter().map(|b| JsonB(serde_json::to_value(&b.delegations).unwrap_or_default())).collect();
+        let first: Vec<i64> = brs.iter().map(|b| b.first_idx).collect();
+        let last: Vec<i64> = brs.iter().map(|b| b.last_idx).collect();
+        let created: Vec<TimestampWithTimeZone> = brs.iter().map(|b| to_timestamptz(b.created_at)).collect();
+        let updated: Vec<TimestampWithTimeZone> = brs.iter().map(|b| to_timestamptz(b.updated_at)).collect();
+        run(
+            client,
+            &st.update_build_requests,
+            &[
+                ids.into(),
+                statuses.into(),
+                requested.into(),
+                delegations.into(),
+                first.into(),
+                last.into(),
+                created.into(),
+                updated.into(),
+            ],
+        );
+    }
+    let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
+    if !runs.is_empty() {
+        let ids: Vec<String> = runs.iter().map(|r| r.job_run_id.clone()).collect();
+        let builds: Vec<String> = runs.iter().map(|r| r.build_request_id.clone()).collect();
+        let labels: Vec<String> = runs.iter().map(|r| r.job_label.clone()).collect();
+        let statuses: Vec<String> = runs.iter().map(|r| r.status.short_name().to_owned()).collect();
+        let targets: Vec<JsonB> = runs.iter().map(|r| json_strings(&r.target_partitions)).collect();
+        let exit_codes: Vec<Option<i32>> = runs.iter().map(|r| r.exit_code).collect();
+        let messages: Vec<String> = runs.iter().map(|r| r.message.clone()).collect();
+        let first: Vec<i64> = runs.iter().map(|r| r.first_idx).collect();
+        let last: Vec<i64> = runs.iter().map(|r| r.last_idx).collect();
+        let created: Vec<TimestampWithTimeZone> = runs.iter().map(|r| to_timestamptz(r.created_at)).collect();
+        let updated: Vec<TimestampWithTimeZone> = runs.iter().map(|r| to_timestamptz(r.updated_at)).collect();
+        run(
+            client,
+            &st.update_job_runs,
+            &[
+                ids.into(),
+                builds.into(),
+                labels.into(),
+                statuses.into(),
+                targets.into(),
+                exit_codes.into(),
+                messages.into(),
+                first.into(),
+                last.into(),
+                created.into(),
+                updated.into(),
+            ],
+        );
+    }
+    let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
+    if !parts.is_empty() {
+        let refs: Vec<String> = parts.iter().map(|p| p.partition_ref.clone()).collect();
+        let statuses: Vec<String> = parts.iter().map(|p| p.status.short_name().to_owned()).collect();
+        let owners: Vec<String> = parts.iter().map(|p| p.build_request_id.clone()).collect();
+        let runs: Vec<Option<String>> = parts.iter().map(|p| p.job_run_id.clone()).collect();
+        let last: Vec<i64> = parts.iter().map(|p| p.last_idx).collect();
+        let updated: Vec<TimestampWithTimeZone> = parts.iter().map(|p| to_timestamptz(p.updated_at)).collect();
+        run(
+            client,
+            &st.update_partitions,
+            &[refs.into(), statuses.into(), owners.into(), runs.into(), last.into(), updated.into()],
+        );
+    }
+}
+
+/// Event rows gathered during an append, inserted with one statement.
+#[derive(Default)]
+pub struct EventRows {
+    pub idx: Vec<i64>,
+    pub event_type: Vec<String>,
+    pub schema_version: Vec<i32>,
+    pub event_id: Vec<Option<String>>,
+    pub build_request_id: Vec<Option<String>>,
+    pub partition_ref: Vec<Option<String>>,
+    pub job_run_id: Vec<Option<String>>,
+    pub job_label: Vec<Option<String>>,
+    pub payload: Vec<JsonB>,
+    /// Flattened (partition_ref, idx) pairs for bel.event_partitions.
+    pub involved_ref: Vec<String>,
+    pub involved_idx: Vec<i64>,
+}
+
+impl EventRows {
+    pub fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    pub fn insert(self, client: &SpiClient<'_>, st: &Statements) {
+        run(
+            client,
+            &st.insert_events,
+            &[
+                self.idx.into(),
+                self.event_type.into(),
+                self.schema_version.into(),
+                self.event_id.into(),
+                self.build_request_id.into(),
+                self.partition_ref.into(),
+                self.job_run_id.into(),
+                self.job_label.into(),
+                self.payload.into(),
+                self.involved_ref.into(),
+                self.involved_idx.into(),
+            ],
+        );
+    }
+}

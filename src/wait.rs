@@ -1,0 +1,37 @@
+//! Waiting for an append in flight to end, for followers whose page stopped below it.
+use std::time::{Duration, Instant};
+
+use pgrx::pg_sys;
+
+use crate::locks::is_in_flight;
+
+/// Polls the append's in-flight lock with a short, growing sleep on the process latch
+/// (interruptible: statement_timeout and cancel work). Polling, rather than a blocking
+/// lock wait, keeps a timeout from having to be caught as an ERROR.
+pub fn wait_for_append(idx: i64, timeout_ms: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+    let mut sleep_us: i64 = 100;
+    loop {
+        if !is_in_flight(idx) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let left_us = i64::try_from((deadline - now).as_micros()).unwrap_or(i64::MAX);
+        let nap_ms = (sleep_us.min(left_us) / 1000).max(1);
+        // SAFETY: waits on this backend's latch with a timeout; exits on postmaster death.
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                nap_ms,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+        }
+        pg_sys::check_for_interrupts!();
+        sleep_us = (sleep_us * 2).min(5_000);
+    }
+}
