@@ -39,3 +39,16 @@ GRANT EXECUTE ON FUNCTION
     bel.bel_append_batch(jsonb)
 TO bel_writer;
 -- bel.rebuild_projections() stays with the owner (superuser): it rewrites the projections.
+
+-- The kept SPI plans of these functions run with parameters whose values barely change
+-- their best plan; a custom plan per call would re-plan every statement of every append.
+DO $$
+DECLARE f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'bel'::regnamespace AND p.proname <> 'refuse_change'
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    END LOOP;
+END
+$$;

@@ -1,1 +1,230 @@
+//! `#[pg_test]`s of the SQL surface, run inside Postgres by `cargo pgrx test pg15`.
+//! Concurrency, roles and the no-loss stress test live in tests/cluster (real connections).
+use pgrx::prelude::*;
 
+fn append(json: &str) -> i64 {
+    Spi::get_one_with_args::<i64>("SELECT bel.bel_append($1::jsonb)", &[json.into()])
+        .expect("append")
+        .expect("idx")
+}
+
+fn build_event(build: &str, status: &str, extra: &str) -> String {
+    format!(r#"{{"buildRequestId":"{build}","buildRequest":{{"status":"BUILD_REQUEST_{status}"{extra}}}}}"#)
+}
+
+fn partition_event(build: &str, part: &str, status: &str, job: &str) -> String {
+    format!(
+        r#"{{"buildRequestId":"{build}","partition":{{"partitionRef":"{part}","status":"PARTITION_{status}","jobRunId":"{job}"}}}}"#
+    )
+}
+
+fn job_event(build: &str, job: &str, status: &str, targets: &str) -> String {
+    format!(
+        r#"{{"buildRequestId":"{build}","jobRun":{{"jobRunId":"{job}","jobLabel":"etl","status":"JOB_RUN_{status}","targetPartitions":[{targets}]}}}}"#
+    )
+}
+
+/// A whole successful build of one partition; returns the last idx.
+fn full_build(build: &str, part: &str, job: &str) -> i64 {
+    append(&build_event(build, "RECEIVED", &format!(r#","requestedPartitions":["{part}"]"#)));
+    append(&build_event(build, "PLANNING", ""));
+    append(&partition_event(build, part, "REQUESTED", ""));
+    append(&partition_event(build, part, "ANALYZED", ""));
+    append(&build_event(build, "ANALYSIS_COMPLETED", ""));
+    append(&job_event(build, job, "SCHEDULED", &format!(r#""{part}""#)));
+    append(&build_event(build, "EXECUTING", ""));
+    append(&partition_event(build, part, "BUILDING", job));
+    append(&job_event(build, job, "RUNNING", ""));
+    append(&partition_event(build, part, "AVAILABLE", job));
+    append(&job_event(build, job, "COMPLETED", ""));
+    append(&build_event(build, "COMPLETED", ""))
+}
+
+fn count(sql: &str) -> i64 {
+    Spi::get_one::<i64>(sql).expect("query").unwrap_or(0)
+}
+
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    #[pg_test]
+    fn untyped_literal_append_returns_idx() {
+        let idx = Spi::get_one::<i64>(
+            r#"select bel.bel_append('{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["data/users/2026-11-01"]}}')"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(idx > 0);
+        assert_eq!(count("select count(*) from bel.events"), 1);
+        let status = Spi::get_one::<String>("select status from bel.build_request_state where build_request_id = 'b1'");
+        assert_eq!(status.unwrap().as_deref(), Some("RECEIVED"));
+    }
+
+    #[pg_test]
+    fn full_build_projects_and_verifies() {
+        let last = full_build("b1", "data/users/2026-11-01", "j1");
+        assert_eq!(count("select count(*) from bel.events"), 12);
+        assert_eq!(count("select max(idx) from bel.events"), last);
+        let status = Spi::get_one::<String>(
+            "select status from bel.partition_status(array['data/users/*']) where partition_ref = 'data/users/2026-11-01'",
+        );
+        assert_eq!(status.unwrap().as_deref(), Some("AVAILABLE"));
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+        let summary = Spi::get_one::<pgrx::JsonB>("select bel.build_summary('b1')").unwrap().unwrap().0;
+        assert_eq!(summary["status"], "COMPLETED");
+        assert_eq!(summary["partitionsByStatus"]["AVAILABLE"][0], "data/users/2026-11-01");
+        assert_eq!(summary["jobRunsByStatus"]["COMPLETED"][0], "j1");
+        assert_eq!(summary["eventCount"], 12);
+        assert_eq!(count("select count(*) from bel.job_runs('b1', 'etl') where status = 'COMPLETED' and exit_code = 0"), 1);
+    }
+
+    #[pg_test]
+    fn rebuild_reproduces_projections() {
+        full_build("b1", "data/a/1", "j1");
+        full_build("b2", "data/a/2", "j2");
+        let before = Spi::get_one::<pgrx::JsonB>(
+            "select jsonb_agg(to_jsonb(p) order by partition_ref) from bel.partition_status() p",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(count("select bel.rebuild_projections()"), 24);
+        let after = Spi::get_one::<pgrx::JsonB>(
+            "select jsonb_agg(to_jsonb(p) order by partition_ref) from bel.partition_status() p",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(before, after);
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+    }
+
+    #[pg_test]
+    fn verify_reports_a_tampered_projection() {
+        full_build("b1", "data/a/1", "j1");
+        Spi::run("update bel.partition_state set status = 'FAILED' where partition_ref = 'data/a/1'").unwrap();
+        assert_eq!(count("select count(*) from bel.verify() where entity = 'partition' and key = 'data/a/1'"), 1);
+    }
+
+    #[pg_test]
+    fn idempotent_retry_returns_first_idx() {
+        let json = r#"{"eventId":"e-1","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#;
+        let first = append(json);
+        let again = append(json);
+        assert_eq!(first, again);
+        assert_eq!(count("select count(*) from bel.events"), 1);
+    }
+
+    #[pg_test(error = "build request \"b1\" is RECEIVED; allowed next states: PLANNING, FAILED, CANCELLED")]
+    fn invalid_transition_names_allowed_states() {
+        append(&build_event("b1", "RECEIVED", r#","requestedPartitions":["p"]"#));
+        append(&build_event("b1", "EXECUTING", ""));
+    }
+
+    #[pg_test(error = "bel.events is append-only: DELETE is not allowed")]
+    fn delete_is_refused() {
+        append(&build_event("b1", "RECEIVED", r#","requestedPartitions":["p"]"#));
+        Spi::run("delete from bel.events").unwrap();
+    }
+
+    #[pg_test(error = "bel.events is append-only: TRUNCATE is not allowed")]
+    fn truncate_is_refused() {
+        Spi::run("truncate bel.events").unwrap();
+    }
+
+    #[pg_test(error = "bel.events is append-only: UPDATE is not allowed")]
+    fn update_is_refused_even_in_replica_mode() {
+        append(&build_event("b1", "RECEIVED", r#","requestedPartitions":["p"]"#));
+        Spi::run("set session_replication_role = replica").unwrap();
+        Spi::run("update bel.events set event_type = 'partition'").unwrap();
+    }
+
+    #[pg_test(error = "event 1 of the batch: build request \"b1\" is RECEIVED; allowed next states: PLANNING, FAILED, CANCELLED")]
+    fn batch_errors_name_the_position() {
+        Spi::run(
+            r#"select bel.bel_append_batch('[
+                {"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}},
+                {"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_COMPLETED"}}]')"#,
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn batch_appends_in_order() {
+        let n = count(
+            r#"select count(*) from bel.bel_append_batch('[
+                {"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}},
+                {"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_PLANNING"}},
+                {"buildRequestId":"b1","partition":{"partitionRef":"p","status":"PARTITION_REQUESTED"}}]')"#,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(count("select count(*) from bel.partition_status(array['p'])"), 1);
+    }
+
+    #[pg_test(error = "malformed BuildEvent JSON: unknown field `bogus`, expected one of `idx`, `eventId`, `event_id`, `timestamp`, `buildRequestId`, `build_request_id`, `buildRequest`, `build_request`, `partition`, `jobRun`, `job_run`, `delegation`, `invalidation` at line 0 column 0")]
+    fn unknown_fields_are_refused() {
+        append(r#"{"bogus":1}"#);
+    }
+
+    #[pg_test]
+    fn protobuf_append_and_binary_page() {
+        use bel_core::pb;
+        let event = bel_core::event::from_json(&build_event("b1", "RECEIVED", r#","requestedPartitions":["data/x/1"]"#)).unwrap();
+        let bytes = prost::Message::encode_to_vec(&event);
+        let idx = Spi::get_one_with_args::<i64>("select bel.bel_append($1::bytea)", &[bytes.into()]).unwrap().unwrap();
+        let filter = prost::Message::encode_to_vec(&pb::EventFilter { partition_patterns: vec!["data/**".into()], ..Default::default() });
+        let page_bytes = Spi::get_one_with_args::<Vec<u8>>(
+            "select bel.list_events_page(0, $1::bytea, 10)",
+            &[filter.into()],
+        )
+        .unwrap()
+        .unwrap();
+        let page: pb::EventPage = prost::Message::decode(page_bytes.as_slice()).unwrap();
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].idx, idx);
+        assert_eq!(page.next_idx, idx);
+        assert!(!page.has_more);
+    }
+
+    #[pg_test]
+    fn pages_advance_past_non_matching_events() {
+        full_build("b1", "data/users/1", "j1");
+        full_build("b2", "data/orders/1", "j2");
+        let page = Spi::get_one::<pgrx::JsonB>(
+            r#"select bel.list_events_page(0, '{"partitionPatterns":["data/users/*"]}', 100)"#,
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        let events = page["events"].as_array().unwrap();
+        // RECEIVED, REQUESTED, ANALYZED, SCHEDULED, BUILDING, RUNNING, AVAILABLE, COMPLETED(job)
+        assert_eq!(events.len(), 8);
+        assert_eq!(page["hasMore"], false);
+        assert_eq!(page["nextIdx"], "24");
+        let one = Spi::get_one::<pgrx::JsonB>(
+            r#"select bel.list_events_page(0, '{"partitionPatterns":["data/users/*"]}', 1)"#,
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(one["hasMore"], true);
+        assert_eq!(one["nextIdx"], "1");
+        assert_eq!(count("select count(*) from bel.list_events(0, '{\"jobRunIds\":[\"j2\"]}', 100)"), 6);
+        assert_eq!(count("select count(*) from bel.list_events(0, '{\"jobLabels\":[\"etl\"]}', 100)"), 6);
+        assert_eq!(count("select count(*) from bel.list_events(0, '{\"jobLabels\":[\"etl\"],\"partitionRefs\":[\"data/users/1\"]}', 100)"), 3);
+        assert_eq!(count("select count(*) from bel.list_events(0, '{}', 0)"), 0);
+    }
+
+    #[pg_test]
+    fn prefix_upper_bounds() {
+        crate::read::unit::check_prefix_upper_bound();
+    }
+
+    #[pg_test]
+    fn transitions_come_from_the_core_tables() {
+        let n = count("select count(*) from bel.transitions()");
+        assert_eq!(n as usize, bel_core::diagram::all_transitions().len());
+        assert_eq!(count("select count(*) from bel.transitions() where entity = 'partition' and from_state is null"), 1);
+    }
+}
