@@ -27,13 +27,12 @@ pub const CHANNEL: &CStr = c"bel_events";
 /// errors name the position of the failing event.
 pub fn append(mut events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
     let at_position = |i: usize, e: Rejection| if batch { e.in_batch(i) } else { e };
-    let now = store::now_micros();
-    for (i, e) in events.iter_mut().enumerate() {
+    for (i, e) in events.iter().enumerate() {
         if let Err(r) = check_shape(e) {
             raise(at_position(i, r));
         }
-        event::set_timestamp_if_absent(e, now);
     }
+    let now = store::now_micros();
     Spi::connect(|client| {
         let st = statements(client);
         // Lock every entity the events touch, kind by kind and in key order (no deadlocks
@@ -61,6 +60,8 @@ pub fn append(mut events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
                     continue;
                 }
             }
+            // After the retry check: a retry without a timestamp matches the stored one's.
+            event::set_timestamp_if_absent(&mut e, now);
             if let Err(r) = prepare(&state, &mut e) {
                 raise(at_position(i, r));
             }

@@ -102,7 +102,8 @@ pub fn mark_in_flight(idx: i64) {
     IN_FLIGHT.set(Some(InFlight { local_xid: lxid, idx }));
 }
 
-/// The smallest in-flight idx of any transaction in this database, from the lock table.
+/// The smallest in-flight idx of any other transaction in this database, from the lock
+/// table. The caller's own appends are visible to it, so they do not hold it back.
 pub fn min_in_flight() -> Option<i64> {
     // SAFETY: GetLockStatusData returns a palloc'd consistent copy of the lock table.
     unsafe {
@@ -117,6 +118,7 @@ pub fn min_in_flight() -> Option<i64> {
                 && t.locktag_field4 == CLASS_IN_FLIGHT
                 && t.locktag_field1 == db
                 && inst.holdMask != 0
+                && inst.pid != pg_sys::MyProcPid
             {
                 let idx = key_of(t);
                 min = Some(min.map_or(idx, |m| m.min(idx)));
