@@ -25,7 +25,7 @@ pub const CHANNEL: &CStr = c"bel_events";
 
 /// Appends `events` atomically and returns their idx values, in order. With `batch`,
 /// errors name the position of the failing event.
-pub fn append(mut events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
+pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
     let at_position = |i: usize, e: Rejection| if batch { e.in_batch(i) } else { e };
     for (i, e) in events.iter().enumerate() {
         if let Err(r) = check_shape(e) {

@@ -84,7 +84,7 @@ impl Statements {
             insert_build_request_placeholders: prepare(
                 c,
                 "INSERT INTO bel.build_request_state (build_request_id)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING build_request_id",
                 &[TEXT_ARRAY],
             ),
             lock_build_requests: prepare(
@@ -98,7 +98,7 @@ impl Statements {
             insert_job_run_placeholders: prepare(
                 c,
                 "INSERT INTO bel.job_run_state (job_run_id)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING job_run_id",
                 &[TEXT_ARRAY],
             ),
             lock_job_runs: prepare(
@@ -112,7 +112,7 @@ impl Statements {
             insert_partition_placeholders: prepare(
                 c,
                 "INSERT INTO bel.partition_state (partition_ref)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING",
+                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING partition_ref",
                 &[TEXT_ARRAY],
             ),
             lock_partitions: prepare(

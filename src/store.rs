@@ -47,8 +47,22 @@ fn status_of<S: Status>(name: Option<String>) -> Option<S> {
     name.and_then(|n| S::from_short_name(&n))
 }
 
-fn keys(map: &BTreeMap<String, bool>, creatable_only: bool) -> Vec<String> {
-    map.iter().filter(|(_, c)| !creatable_only || **c).map(|(k, _)| k.clone()).collect()
+/// Keys to lock with SELECT ... FOR UPDATE: for keys an event may create, first insert a
+/// placeholder row (a racing creator then waits on our uncommitted row); a key whose
+/// placeholder we inserted is ours already, and absent, so only the others are selected.
+fn keys_to_select(
+    client: &SpiClient<'_>,
+    insert_placeholders: &OwnedPreparedStatement,
+    map: &BTreeMap<String, bool>,
+) -> Vec<String> {
+    let creatable: Vec<String> = map.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
+    let mut created = std::collections::BTreeSet::new();
+    if !creatable.is_empty() {
+        for row in run(client, insert_placeholders, &[creatable.into()]) {
+            created.extend(get::<String>(&row, 1));
+        }
+    }
+    map.keys().filter(|k| !created.contains(*k)).cloned().collect()
 }
 
 /// Locks the build requests of `keys` (inserting placeholder rows for keys an event may
@@ -57,11 +71,11 @@ pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys_: &Touc
     if keys_.build_requests.is_empty() {
         return;
     }
-    let create = keys(&keys_.build_requests, true);
-    if !create.is_empty() {
-        run(client, &st.insert_build_request_placeholders, &[create.into()]);
+    let select = keys_to_select(client, &st.insert_build_request_placeholders, &keys_.build_requests);
+    if select.is_empty() {
+        return;
     }
-    for row in run(client, &st.lock_build_requests, &[keys(&keys_.build_requests, false).into()]) {
+    for row in run(client, &st.lock_build_requests, &[select.into()]) {
         if let Some(br) = build_request_from_row(&row) {
             state.build_requests.insert(br.build_request_id.clone(), br);
         }
@@ -90,11 +104,11 @@ pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKey
     if keys_.job_runs.is_empty() {
         return;
     }
-    let create = keys(&keys_.job_runs, true);
-    if !create.is_empty() {
-        run(client, &st.insert_job_run_placeholders, &[create.into()]);
+    let select = keys_to_select(client, &st.insert_job_run_placeholders, &keys_.job_runs);
+    if select.is_empty() {
+        return;
     }
-    for row in run(client, &st.lock_job_runs, &[keys(&keys_.job_runs, false).into()]) {
+    for row in run(client, &st.lock_job_runs, &[select.into()]) {
         if let Some(r) = job_run_from_row(&row) {
             state.job_runs.insert(r.job_run_id.clone(), r);
         }
@@ -123,11 +137,11 @@ pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedK
     if keys_.partitions.is_empty() {
         return;
     }
-    let create = keys(&keys_.partitions, true);
-    if !create.is_empty() {
-        run(client, &st.insert_partition_placeholders, &[create.into()]);
+    let select = keys_to_select(client, &st.insert_partition_placeholders, &keys_.partitions);
+    if select.is_empty() {
+        return;
     }
-    for row in run(client, &st.lock_partitions, &[keys(&keys_.partitions, false).into()]) {
+    for row in run(client, &st.lock_partitions, &[select.into()]) {
         if let Some(p) = partition_from_row(&row) {
             state.partitions.insert(p.partition_ref.clone(), p);
         }

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# The write-path benchmark of bel (a script, not a test).
+#
+# Starts the private bench cluster (port 54331), recreates database bel_bench with the
+# extension, and runs pgbench (-n -M prepared, one event per transaction) for three
+# workloads side by side, at 1 and 8 clients:
+#   (a)    plain INSERT of the same row shape into bench.plain_events, a table created
+#          LIKE bel.events INCLUDING ALL (same columns, defaults, constraints and indexes,
+#          whatever sql/schema.sql defines), idx from its own sequence
+#   (b)    the same INSERT plus pg_notify('bench', idx::text) in the same transaction
+#   bel    select bel.bel_append(...) of a BUILD_REQUEST_RECEIVED event naming one
+#          partition, with a fresh build id (and eventId) per transaction
+#   bel+f  bel again, while a follower pages through the log with
+#          bel.list_events_page(cursor, '{}', 1000), polling every 2 ms when caught up
+# and prints tps, average latency and the ratios bel/(a), bel/(b).
+#
+# Environment (defaults):
+#   BENCH_SECONDS=15        duration of each pgbench run (BENCH_SECONDS=3 for a smoke run)
+#   BENCH_CLIENTS="1 8"     client counts
+#   BENCH_FOLLOWER=1        also run bel with a follower (0: skip)
+#   BENCH_POLL_MS=2         the follower's sleep when it is caught up
+#   BENCH_PORT=54331        port of the private bench cluster
+#   BENCH_SKIP_INSTALL=0    1: do not run setup + install-ext (use the installed extension)
+#   BENCH_KEEP_CLUSTER=0    1: leave the bench cluster running (default: stop it if we started it)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
+read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8}"
+FOLLOWER="${BENCH_FOLLOWER:-1}"
+POLL_MS="${BENCH_POLL_MS:-2}"
+export BEL_PG_PORT="${BENCH_PORT:-54331}"
+export BEL_PG_ROOT="/var/tmp/bel-$BEL_PG_PORT"
+DB=bel_bench
+PG="$BEL_SCRIPTS/pg.sh"
+PGBENCH="$PG_BIN/pgbench"
+FOLLOWER_APP=bel-bench-follower
+
+log() { bel_log bench "$*"; }
+die() { bel_die bench "$*"; }
+if ! [[ "$SECONDS_PER_RUN" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_SECONDS must be a positive integer"; fi
+if ! [[ "$POLL_MS" =~ ^[0-9]+$ ]]; then die "BENCH_POLL_MS must be an integer"; fi
+
+psql_db() { bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+
+# --- cleanup: the follower we started, the cluster if we started it, temp files --------
+WORK="$(mktemp -d /tmp/bel-bench.XXXXXX)"
+chmod 0755 "$WORK"
+STARTED_CLUSTER=0
+FOLLOWER_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$FOLLOWER_PID" ] && kill -0 "$FOLLOWER_PID" 2>/dev/null; then
+    kill "$FOLLOWER_PID" 2>/dev/null || true
+  fi
+  if [ "$STARTED_CLUSTER" = 1 ] && [ "${BENCH_KEEP_CLUSTER:-0}" != 1 ]; then
+    log "stopping the bench cluster (BENCH_KEEP_CLUSTER=1 keeps it)"
+    bash "$PG" stop || true
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- prepare ------------------------------------------------------------------------------
+if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
+  log "setup + install the extension (BENCH_SKIP_INSTALL=1 skips this)"
+  bash "$BEL_SCRIPTS/setup.sh"
+  BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
+fi
+[ -x "$PGBENCH" ] || die "$PGBENCH not found (run scripts/setup.sh)"
+
+if ! bash "$PG" status >/dev/null 2>&1; then
+  STARTED_CLUSTER=1
+fi
+bash "$PG" start
+
+log "recreating database $DB with the extension and the baseline table"
+bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
+  -c "drop database if exists $DB with (force)" \
+  -c "create database $DB"
+psql_db <<'SQL'
+create extension bel;
+create schema bench;
+-- fresh ids for every transaction of every workload (never collide, or appends are refused)
+create sequence bench.ids cache 1;
+-- (a)/(b): the same columns, defaults, constraints and indexes as bel.events
+create table bench.plain_events (like bel.events including all);
+create sequence bench.plain_events_idx_seq owned by bench.plain_events.idx;
+alter table bench.plain_events alter column idx set default nextval('bench.plain_events_idx_seq');
+-- the follower's stop flag and its results
+create table bench.control (stop boolean not null);
+insert into bench.control values (false);
+create table bench.follower_runs (
+  label text, polls bigint, events bigint, start_cursor bigint, end_cursor bigint, secs numeric);
+SQL
+log "baseline table bench.plain_events (like bel.events including all):"
+psql_db -At -c "select '    ' || indexdef from pg_indexes where schemaname = 'bench' and tablename = 'plain_events' order by indexname" >&2
+
+# --- pgbench scripts ----------------------------------------------------------------------
+# The event: BUILD_REQUEST_RECEIVED of build b-<n>, eventId bench-<n>, one requested partition.
+EVENT="jsonb_build_object('eventId', 'bench-' || n, 'buildRequestId', 'b-' || n,
+    'buildRequest', jsonb_build_object('status', 'BUILD_REQUEST_RECEIVED',
+                                       'requestedPartitions', jsonb_build_array('data/bench/' || n)))"
+# The row bel stores for it (see bel.events): type, schema version, ids, payload.
+PLAIN_INSERT="insert into bench.plain_events (event_type, schema_version, event_id, build_request_id, payload)
+  select 'build_request', 1, 'bench-' || n, 'b-' || n, $EVENT
+  from (select nextval('bench.ids') as n) s"
+
+cat >"$WORK/a.sql" <<SQL
+$PLAIN_INSERT;
+SQL
+cat >"$WORK/b.sql" <<SQL
+with ins as ($PLAIN_INSERT
+  returning idx)
+select pg_notify('bench', idx::text) from ins;
+SQL
+cat >"$WORK/bel.sql" <<SQL
+select bel.bel_append($EVENT)
+  from (select nextval('bench.ids') as n) s;
+SQL
+# The follower: pages through the log from the current end, re-polling at once while
+# hasMore, sleeping BENCH_POLL_MS when caught up; each poll is its own transaction. Once
+# bench.control says the writers stopped, it exits when caught up and records what it read.
+cat >"$WORK/follower.sql" <<SQL
+set application_name = '$FOLLOWER_APP';
+select set_config('bench.label', :'label', false), set_config('bench.poll_ms', '$POLL_MS', false);
+do \$\$
+declare
+  start_cursor bigint := (select coalesce(max(idx), 0) from bel.events);
+  cur bigint := start_cursor;
+  page jsonb;
+  polls bigint := 0;
+  events bigint := 0;
+  t0 timestamptz := clock_timestamp();
+  poll_s double precision := current_setting('bench.poll_ms')::double precision / 1000;
+  stop_seen timestamptz;
+begin
+  commit;
+  loop
+    page := bel.list_events_page(cur, '{}'::jsonb, 1000);
+    polls := polls + 1;
+    events := events + coalesce(jsonb_array_length(page->'events'), 0);
+    cur := coalesce((page->>'nextIdx')::bigint, cur);
+    if not coalesce((page->>'hasMore')::boolean, false) then
+      -- after the writers stopped: done once caught up with the log (or after 30 s)
+      exit when stop_seen is not null
+        and (cur >= (select coalesce(max(idx), 0) from bel.events)
+             or clock_timestamp() > stop_seen + interval '30 seconds');
+      if stop_seen is null and (select stop from bench.control) then
+        stop_seen := clock_timestamp();
+      end if;
+      commit;
+      perform pg_sleep(poll_s);
+    end if;
+    commit;
+  end loop;
+  insert into bench.follower_runs
+    values (current_setting('bench.label'), polls, events, start_cursor, cur,
+            extract(epoch from clock_timestamp() - t0));
+end
+\$\$;
+SQL
+
+# --- runs ---------------------------------------------------------------------------------
+declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=()
+declare -a FOLLOWER_NOTES=()
+
+# run_pgbench LABEL SCRIPT CLIENTS: appends one result row
+run_pgbench() {
+  local label="$1" script="$2" clients="$3" out threads=2 tps lat failed
+  [ "$clients" -ge 2 ] || threads=1
+  psql_db -c checkpoint
+  log "pgbench $label: $clients client(s), $SECONDS_PER_RUN s"
+  out="$WORK/pgbench-$label-$clients.out"
+  if ! PGHOST="$BEL_PG_ROOT/sock" PGPORT="$BEL_PG_PORT" PGUSER=postgres \
+    "$PGBENCH" -n -M prepared -T "$SECONDS_PER_RUN" -c "$clients" -j "$threads" \
+    -f "$WORK/$script" "$DB" >"$out" 2>&1; then
+    cat "$out" >&2
+    die "pgbench $label failed"
+  fi
+  tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | tail -n 1)"
+  lat="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out" | tail -n 1)"
+  failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n 1)"
+  if [ -z "$tps" ] || [ "${failed:-0}" != 0 ]; then
+    cat "$out" >&2
+    die "pgbench $label: no tps or failed transactions"
+  fi
+  R_WORKLOAD+=("$label")
+  R_CLIENTS+=("$clients")
+  R_TPS+=("$tps")
+  R_LAT+=("${lat:--}")
+}
+
+run_with_follower() {
+  local clients="$1" label="bel+f" i row
+  psql_db -c "update bench.control set stop = false"
+  bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v label="$label/$clients" \
+    -f "$WORK/follower.sql" >"$WORK/follower-$clients.out" 2>&1 &
+  FOLLOWER_PID=$!
+  for i in $(seq 1 100); do
+    [ "$(psql_db -At -c "select count(*) from pg_stat_activity where application_name = '$FOLLOWER_APP'")" = 1 ] && break
+    kill -0 "$FOLLOWER_PID" 2>/dev/null || { cat "$WORK/follower-$clients.out" >&2; die "the follower exited early"; }
+    sleep 0.05
+    [ "$i" -lt 100 ] || die "the follower did not start"
+  done
+  run_pgbench "$label" bel.sql "$clients"
+  psql_db -c "update bench.control set stop = true"
+  for i in $(seq 1 600); do
+    kill -0 "$FOLLOWER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$FOLLOWER_PID" 2>/dev/null; then
+    log "the follower did not finish within 60 s; terminating it"
+    psql_db -c "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '$FOLLOWER_APP'" >/dev/null || true
+  fi
+  if ! wait "$FOLLOWER_PID"; then
+    FOLLOWER_PID=""
+    cat "$WORK/follower-$clients.out" >&2
+    die "the follower failed"
+  fi
+  FOLLOWER_PID=""
+  row="$(psql_db -At -F ' ' -c "
+    select f.polls, round(f.polls / nullif(f.secs, 0)), f.events,
+           (select count(*) from bel.events e where e.idx > f.start_cursor), round(f.secs, 1)
+    from bench.follower_runs f where f.label = '$label/$clients'")"
+  [ -n "$row" ] || die "the follower recorded no result"
+  local polls pps got appended secs
+  read -r polls pps got appended secs <<<"$row"
+  FOLLOWER_NOTES+=("follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended events appended meanwhile (missed: $((appended - got)))")
+}
+
+log "runs: clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER"
+for c in "${CLIENTS[@]}"; do
+  run_pgbench "(a)" a.sql "$c"
+  run_pgbench "(b)" b.sql "$c"
+  run_pgbench "bel" bel.sql "$c"
+  if [ "$FOLLOWER" = 1 ]; then
+    run_with_follower "$c"
+  fi
+done
+
+# --- report -------------------------------------------------------------------------------
+tps_of() { # tps_of WORKLOAD CLIENTS
+  local i
+  for i in "${!R_WORKLOAD[@]}"; do
+    if [ "${R_WORKLOAD[$i]}" = "$1" ] && [ "${R_CLIENTS[$i]}" = "$2" ]; then
+      echo "${R_TPS[$i]}"
+      return
+    fi
+  done
+}
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2fx", x / y; else printf "-" }'; }
+describe() {
+  case "$1" in
+    "(a)") echo "(a) plain INSERT" ;;
+    "(b)") echo "(b) INSERT + pg_notify" ;;
+    "bel") echo "bel bel_append" ;;
+    "bel+f") echo "bel + follower (${POLL_MS} ms poll)" ;;
+  esac
+}
+
+echo
+echo "bel write path: pgbench -n -M prepared -T $SECONDS_PER_RUN, one event per transaction"
+echo "($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), shared_buffers $(psql_db -At -c 'show shared_buffers'), synchronous_commit $(psql_db -At -c 'show synchronous_commit'))"
+echo
+printf '%-30s %8s %11s %9s %9s %9s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)"
+printf '%-30s %8s %11s %9s %9s %9s\n' ------------------------------ ------- ---------- -------- -------- --------
+for i in "${!R_WORKLOAD[@]}"; do
+  w="${R_WORKLOAD[$i]}"
+  c="${R_CLIENTS[$i]}"
+  ra="" rb=""
+  case "$w" in
+    bel | bel+f)
+      ra="$(ratio "${R_TPS[$i]}" "$(tps_of "(a)" "$c")")"
+      rb="$(ratio "${R_TPS[$i]}" "$(tps_of "(b)" "$c")")"
+      ;;
+  esac
+  printf '%-30s %8s %11.1f %9s %9s %9s\n' "$(describe "$w")" "$c" "${R_TPS[$i]}" "${R_LAT[$i]}" "$ra" "$rb"
+done
+if [ ${#FOLLOWER_NOTES[@]} -gt 0 ]; then
+  echo
+  printf '%s\n' "${FOLLOWER_NOTES[@]}"
+fi

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Runs every test of the project, in this order:
+#   setup    scripts/setup.sh (system packages, cargo-pgrx, pgrx init; skips what is present)
+#   unit     cargo test -p bel-core -p bel-client              (pure Rust, no database)
+#   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster)
+#   install  scripts/install-ext.sh                            (release build into system PG 15)
+#   cluster  cargo test -p bel-cluster-tests -- --test-threads=1
+#            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
+# A failing step does not stop the independent ones after it (cluster needs install);
+# the summary at the end lists every step, and the exit status is non-zero if any failed.
+#
+#   bash scripts/test.sh                 everything
+#   bash scripts/test.sh unit cluster    only these steps (setup always runs)
+#
+# Environment: BEL_TEST_PORT (54330), BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
+# The cluster this script starts is stopped when it exits; one that was already running is left.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL_STEPS=(unit pgrx install cluster)
+TEST_PORT="${BEL_TEST_PORT:-54330}"
+PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
+TEST_DB=bel_test
+
+log() { bel_log test "$*"; }
+banner() { printf '\n[test] ===== %s =====\n' "$*" >&2; }
+
+if [ $# -gt 0 ]; then
+  for s in "$@"; do
+    case " ${ALL_STEPS[*]} " in *" $s "*) ;; *) bel_die test "unknown step '$s' (steps: ${ALL_STEPS[*]})" ;; esac
+  done
+  STEPS=("$@")
+else
+  STEPS=("${ALL_STEPS[@]}")
+fi
+
+cd "$BEL_REPO_ROOT"
+
+# --- the private cluster for the cluster tests, stopped on exit if we started it ----------
+pg_test() { BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
+STARTED_CLUSTER=0
+cleanup() {
+  local rc=$?
+  if [ "$STARTED_CLUSTER" = 1 ]; then
+    log "stopping the test cluster on port $TEST_PORT"
+    pg_test stop || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- steps ------------------------------------------------------------------------------
+step_unit() {
+  cargo test -p bel-core -p bel-client
+}
+
+# cargo-pgrx 0.18.1 with --runas/--pgdata: the test process runs `sudo -u postgres mkdir -p
+# <pgdata>/15-<pid>`, initdb and pg_ctl there, puts the socket in <pgdata> itself, and removes
+# <pgdata>/15-<pid> on a clean exit. So <pgdata> must exist (or be creatable) and be writable
+# by postgres; it need not be empty. We pre-create it owned by postgres and clear leftovers of
+# killed runs (whose test process is gone).
+prepare_pgrx_dir() {
+  mkdir -p "$PGRX_TEST_DIR"
+  chown "$PG_OS_USER:" "$PGRX_TEST_DIR"
+  chmod 0755 "$PGRX_TEST_DIR"
+  local d pid pm
+  for d in "$PGRX_TEST_DIR"/[0-9]*-[0-9]*; do
+    [ -d "$d" ] || continue
+    pid="${d##*-}"
+    if [ -d "/proc/$pid" ]; then
+      continue # a test run that is still going
+    fi
+    if [ -f "$d/postmaster.pid" ]; then
+      pm="$(head -n 1 "$d/postmaster.pid" 2>/dev/null || true)"
+      if [[ "$pm" =~ ^[0-9]+$ ]] && [ -d "/proc/$pm" ]; then
+        log "stopping the leftover test postmaster of a killed run in $d"
+        as_pg_user "$PG_BIN/pg_ctl" stop -D "$d" -m immediate -s || true
+      fi
+    fi
+    log "removing leftover $d"
+    rm -rf "$d"
+  done
+}
+
+step_pgrx() {
+  prepare_pgrx_dir || return 1
+  ensure_pg_user_can_read "$BEL_REPO_ROOT" || return 1
+  cargo pgrx test pg15 -p bel --runas "$PG_OS_USER" --pgdata "$PGRX_TEST_DIR"
+}
+
+step_install() {
+  BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
+}
+
+step_cluster() {
+  if ! pg_test status >/dev/null 2>&1; then
+    STARTED_CLUSTER=1
+  fi
+  pg_test start || return 1
+  log "recreating database $TEST_DB"
+  pg_test psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
+    -c "drop database if exists $TEST_DB with (force)" \
+    -c "create database $TEST_DB" || return 1
+  local dsn
+  dsn="$(pg_test dsn "$TEST_DB")"
+  log "BEL_TEST_DSN='$dsn'"
+  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -- --test-threads=1
+}
+
+# --- run ----------------------------------------------------------------------------------
+declare -a R_NAME=() R_STATUS=() R_SECS=()
+record() { R_NAME+=("$1"); R_STATUS+=("$2"); R_SECS+=("$3"); }
+
+summary() {
+  printf '\n[test] ===== summary =====\n' >&2
+  local i
+  for i in "${!R_NAME[@]}"; do
+    printf '[test]   %-8s %-5s %5ss\n' "${R_NAME[$i]}" "${R_STATUS[$i]}" "${R_SECS[$i]}" >&2
+  done
+}
+
+T0="$(now_s)"
+banner "setup"
+t="$(now_s)"
+if bash "$BEL_SCRIPTS/setup.sh"; then
+  record setup PASS $(($(now_s) - t))
+else
+  record setup FAIL $(($(now_s) - t))
+  summary
+  bel_die test "setup failed; nothing else was run"
+fi
+
+failed=0
+install_ok=1
+for s in "${STEPS[@]}"; do
+  if [ "$s" = cluster ] && [ "$install_ok" = 0 ]; then
+    log "skipping cluster: the extension was not installed"
+    record cluster SKIP 0
+    failed=1
+    continue
+  fi
+  banner "$s"
+  t="$(now_s)"
+  if "step_$s"; then
+    record "$s" PASS $(($(now_s) - t))
+  else
+    record "$s" FAIL $(($(now_s) - t))
+    failed=1
+    [ "$s" != install ] || install_ok=0
+  fi
+done
+
+summary
+if [ "$failed" = 0 ]; then
+  log "all passed in $(($(now_s) - T0)) s"
+else
+  log "FAILED (total $(($(now_s) - T0)) s)"
+  exit 1
+fi
