@@ -13,6 +13,7 @@ pub mod event;
 pub mod filter;
 pub mod reducer;
 pub mod rules;
+pub mod sim;
 pub mod state;
 pub mod status;
 

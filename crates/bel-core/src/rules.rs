@@ -251,9 +251,13 @@ fn check_partition(state: &State, build_id: &str, p: &PartitionEvent) -> Result<
     let current = state.partitions.get(&p.partition_ref);
     let from = current.map(|c| c.status);
     if let (P::PartitionRequested, Some(c)) = (to, current) {
-        let in_progress = matches!(c.status, P::PartitionRequested | P::PartitionAnalyzed | P::PartitionBuilding);
-        let owned_elsewhere = in_progress && c.build_request_id != build_id;
-        if owned_elsewhere || c.status == P::PartitionAvailable {
+        let produced = matches!(
+            c.status,
+            P::PartitionRequested | P::PartitionAnalyzed | P::PartitionBuilding | P::PartitionAvailable
+        );
+        // The owner itself re-requesting falls through to the diagram: it cannot delegate
+        // to itself, so a delegation hint would send it to another refusal.
+        if produced && c.build_request_id != build_id {
             return Err(Rejection::new(
                 ErrorClass::RuleViolation,
                 format!(

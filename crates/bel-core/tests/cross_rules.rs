@@ -1,0 +1,397 @@
+//! One test per cross-entity rule of the spec ("State diagrams" > "Cross-entity rules",
+//! plus the rules stated beside the diagrams), each with the refusal class of the error
+//! taxonomy: InvalidTransition for diagram edges, RuleViolation for cross-entity rules,
+//! UnknownReference for a missing referent, InvalidValue for a missing or changed field.
+mod common;
+
+use bel_core::diagram::{BUILD_REQUEST, PARTITION};
+use bel_core::event::from_json;
+use bel_core::pb::{build_event::Payload, BuildRequestStatus as B, JobRunStatus as J, PartitionStatus as P};
+use bel_core::status::Status;
+use bel_core::{ErrorClass, Rejection};
+use common::*;
+
+/// States with no outgoing edge, read from the table.
+fn terminal_build_states() -> Vec<B> {
+    B::ALL.iter().copied().filter(|s| !BUILD_REQUEST.edges.iter().any(|(f, _)| *f == Some(*s))).collect()
+}
+
+#[track_caller]
+fn assert_class(rejection: &Rejection, class: ErrorClass) {
+    assert_eq!(rejection.class, class, "{rejection:?}");
+}
+
+/// A refusal whose hint says `append {...}` suggests an event; that event must be accepted.
+#[track_caller]
+fn follow_hint(log: &mut Log, rejection: &Rejection) {
+    let hint = rejection.hint.as_deref().unwrap_or_else(|| panic!("no hint: {rejection:?}"));
+    let suggested = hint.strip_prefix("append ").unwrap_or_else(|| panic!("hint suggests no event: {hint}"));
+    let event = from_json(suggested).unwrap_or_else(|e| panic!("hint is not an event: {hint}: {e:?}"));
+    log.ok(event);
+}
+
+/// b1 (ANALYSIS_COMPLETED) owns "p1" in `status`, reached through job run "b1/j1", which
+/// is RUNNING and targets p1 (so p1 can leave BUILDING).
+fn owned_partition(log: &mut Log, status: P) {
+    drive_build(log, "b1", &["p1"], B::BuildRequestPlanning);
+    log.ok(build_to("b1", B::BuildRequestAnalysisCompleted));
+    log.ok(job_run("b1", "b1/j1", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    log.ok(job_run_to("b1", "b1/j1", J::JobRunRunning));
+    for (from, to) in shortest_path(&PARTITION, Some(status)) {
+        if to == P::PartitionInvalidated {
+            log.ok(invalidation("p1"));
+        } else {
+            let producing = from == Some(P::PartitionBuilding) || to == P::PartitionBuilding;
+            log.ok(partition("b1", "p1", to, if producing { "b1/j1" } else { "" }));
+        }
+    }
+}
+
+// --- events name a build request that exists and is not terminal (invalidation excepted)
+
+#[test]
+fn events_of_an_unknown_build_are_refused() {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionAnalyzed);
+    for event in [
+        partition("ghost", "p2", P::PartitionRequested, ""),
+        job_run("ghost", "ghost/j1", "//jobs:a", J::JobRunScheduled, &["p2"]),
+        delegation("ghost", "p1", ""),
+        delegation("ghost", "p1", "b1"),
+    ] {
+        assert_class(&log.refused(event), ErrorClass::UnknownReference);
+    }
+    // A build request event for an unknown build is judged by its own diagram: only
+    // RECEIVED creates a build.
+    let rejection = log.refused(build_to("ghost", B::BuildRequestPlanning));
+    assert_class(&rejection, ErrorClass::InvalidTransition);
+    assert!(rejection.message.contains("does not exist"), "{rejection:?}");
+}
+
+#[test]
+fn events_of_a_terminal_build_are_refused() {
+    let terminal = terminal_build_states();
+    assert_eq!(terminal.len(), 3, "COMPLETED, FAILED, CANCELLED");
+    for status in terminal {
+        let mut log = Log::new();
+        drive_build(&mut log, "b2", &["p2"], B::BuildRequestAnalysisCompleted);
+        drive_build(&mut log, "b1", &["p1"], status);
+        let what = status.short_name();
+        for event in [
+            partition("b1", "p3", P::PartitionRequested, ""),
+            job_run("b1", "b1/j9", "//jobs:a", J::JobRunScheduled, &["p3"]),
+            delegation("b1", "p2", ""),
+        ] {
+            let rejection = log.refused(event);
+            assert_class(&rejection, ErrorClass::RuleViolation);
+            assert!(rejection.message.contains(what), "{what}: {rejection:?}");
+        }
+        assert_class(&log.refused(build_to("b1", B::BuildRequestFailed)), ErrorClass::InvalidTransition);
+    }
+}
+
+#[test]
+fn invalidations_need_no_live_build() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1", "p2", "p3"], B::BuildRequestCompleted);
+    log.ok(invalidation("p1"));
+    let mut named_unknown = invalidation("p2");
+    named_unknown.build_request_id = "ghost".into();
+    log.ok(named_unknown);
+    let mut named_terminal = invalidation("p3");
+    named_terminal.build_request_id = "b1".into();
+    log.ok(named_terminal);
+    for p in ["p1", "p2", "p3"] {
+        assert_eq!(log.partition_status(p), Some(P::PartitionInvalidated));
+    }
+}
+
+// --- partition events other than invalidation come from the owning build
+
+#[test]
+fn only_the_owning_build_moves_a_partition() {
+    // Every edge that is not a (re-)request, sent by b2 while b1 owns the partition.
+    let edges = PARTITION.edges.iter().filter(|(f, t)| f.is_some() && *t != P::PartitionRequested);
+    let mut checked = 0;
+    for &(from, to) in edges {
+        let from = from.expect("filtered");
+        let mut log = Log::new();
+        owned_partition(&mut log, from);
+        drive_build(&mut log, "b2", &["p2"], B::BuildRequestAnalysisCompleted);
+        let job = if from == P::PartitionBuilding { "b1/j1" } else { "" };
+        if to == P::PartitionInvalidated {
+            // Excepted: anyone may invalidate an AVAILABLE partition.
+            let mut by_b2 = invalidation("p1");
+            by_b2.build_request_id = "b2".into();
+            log.ok(by_b2);
+        } else {
+            let rejection = log.refused(partition("b2", "p1", to, job));
+            assert_class(&rejection, ErrorClass::RuleViolation);
+            assert!(rejection.message.contains("\"b1\""), "names the owner: {rejection:?}");
+            log.ok(partition("b1", "p1", to, job));
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "ANALYZED, FAILED from REQUESTED; BUILDING, FAILED; AVAILABLE, FAILED; INVALIDATED");
+}
+
+// --- a build needing a partition another build owns (REQUESTED..BUILDING) or that is
+// --- AVAILABLE records a delegation; requesting it is refused with a hint naming the owner
+
+#[test]
+fn requesting_a_partition_owned_elsewhere_is_refused_and_the_hinted_delegation_accepted() {
+    for status in [P::PartitionRequested, P::PartitionAnalyzed, P::PartitionBuilding, P::PartitionAvailable] {
+        let mut log = Log::new();
+        owned_partition(&mut log, status);
+        drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+        let rejection = log.refused(partition("b2", "p1", P::PartitionRequested, ""));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert!(rejection.message.contains("\"b1\""), "{status:?}: {rejection:?}");
+        assert!(rejection.hint.as_deref().unwrap_or_default().contains("\"b1\""), "{rejection:?}");
+        follow_hint(&mut log, &rejection);
+        assert_eq!(log.state.build_requests["b2"].delegations.get("p1").map(String::as_str), Some("b1"));
+        assert_eq!(log.state.partitions["p1"].build_request_id, "b1", "ownership unchanged");
+    }
+}
+
+#[test]
+fn an_available_partition_of_a_finished_build_is_delegated_not_requested() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1"], B::BuildRequestCompleted);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    let rejection = log.refused(partition("b2", "p1", P::PartitionRequested, ""));
+    assert_class(&rejection, ErrorClass::RuleViolation);
+    follow_hint(&mut log, &rejection);
+    // With p1 AVAILABLE, b2 can complete without building anything.
+    log.ok(build_to("b2", B::BuildRequestAnalysisCompleted));
+    log.ok(build_to("b2", B::BuildRequestExecuting));
+    log.ok(build_to("b2", B::BuildRequestCompleted));
+}
+
+#[test]
+fn an_owner_re_requesting_its_own_available_partition_is_not_told_to_delegate_to_itself() {
+    // Found by transitions.rs: the refusal used to hint at a delegation from b1 to b1,
+    // which the log then refused ("owns it itself; nothing to delegate").
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionAvailable);
+    let rejection = log.refused(partition("b1", "p1", P::PartitionRequested, ""));
+    if rejection.hint.as_deref().is_some_and(|h| h.starts_with("append ")) {
+        follow_hint(&mut log, &rejection);
+    }
+    // It is a plain diagram refusal: AVAILABLE's only way out is INVALIDATED.
+    assert_class(&rejection, ErrorClass::InvalidTransition);
+    assert!(rejection.message.contains("is AVAILABLE; allowed next states: INVALIDATED"), "{rejection:?}");
+}
+
+#[test]
+fn delegation_fills_in_the_owner_when_left_empty() {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionBuilding);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    let stored = log.ok(delegation("b2", "p1", ""));
+    let Some(Payload::Delegation(d)) = stored.payload else { panic!("not a delegation: {stored:?}") };
+    assert_eq!(d.delegated_to_build_request_id, "b1");
+    assert_eq!(log.state.build_requests["b2"].delegations["p1"], "b1");
+}
+
+#[test]
+fn delegation_naming_a_non_owner_is_refused() {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionAnalyzed);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    drive_build(&mut log, "b3", &["p3"], B::BuildRequestPlanning);
+    for wrong in ["b2", "b3", "ghost"] {
+        let rejection = log.refused(delegation("b2", "p1", wrong));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert!(rejection.message.contains("\"b1\""), "names the owner: {rejection:?}");
+    }
+    log.ok(delegation("b2", "p1", "b1"));
+}
+
+#[test]
+fn delegation_needs_another_build_producing_the_partition() {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionFailed);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    // Nobody produces a FAILED, INVALIDATED or unknown partition: request it instead.
+    assert_class(&log.refused(delegation("b2", "p1", "")), ErrorClass::RuleViolation);
+    assert_class(&log.refused(delegation("b2", "p-unknown", "")), ErrorClass::RuleViolation);
+    // And a build does not delegate to itself.
+    log.ok(partition("b2", "p4", P::PartitionRequested, ""));
+    assert_class(&log.refused(delegation("b2", "p4", "")), ErrorClass::RuleViolation);
+}
+
+#[test]
+fn failed_or_invalidated_partitions_are_requested_again_by_any_build() {
+    for status in [P::PartitionFailed, P::PartitionInvalidated] {
+        let mut log = Log::new();
+        owned_partition(&mut log, status);
+        drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+        log.ok(partition("b2", "p1", P::PartitionRequested, ""));
+        assert_eq!(log.state.partitions["p1"].build_request_id, "b2", "the requester owns it");
+        // The previous owner now has to delegate.
+        let rejection = log.refused(partition("b1", "p1", P::PartitionAnalyzed, ""));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        log.ok(delegation("b1", "p1", "b2"));
+    }
+}
+
+#[test]
+fn of_two_builds_racing_to_request_a_partition_exactly_one_wins() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1"], B::BuildRequestPlanning);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    log.ok(partition("b2", "p1", P::PartitionRequested, ""));
+    assert_class(&log.refused(partition("b1", "p1", P::PartitionRequested, "")), ErrorClass::RuleViolation);
+    assert_eq!(log.state.partitions["p1"].build_request_id, "b2");
+}
+
+// --- a build request reaches COMPLETED only when every requested partition is AVAILABLE
+
+#[test]
+fn a_build_completes_only_when_every_requested_partition_is_available() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1", "p2", "p3"], B::BuildRequestAnalysisCompleted);
+    build_partitions(&mut log, "b1", "b1/j1", &["p1"]);
+    log.ok(build_to("b1", B::BuildRequestExecuting));
+    let rejection = log.refused(build_to("b1", B::BuildRequestCompleted));
+    assert_class(&rejection, ErrorClass::RuleViolation);
+    let detail = rejection.detail.unwrap_or_default();
+    assert!(detail.contains("p2") && detail.contains("p3") && !detail.contains("p1 "), "{detail}");
+
+    build_partitions(&mut log, "b1", "b1/j2", &["p2", "p3"]);
+    // An invalidated partition is no longer AVAILABLE.
+    log.ok(invalidation("p2"));
+    assert_class(&log.refused(build_to("b1", B::BuildRequestCompleted)), ErrorClass::RuleViolation);
+    log.ok(partition("b1", "p2", P::PartitionRequested, ""));
+    log.ok(partition("b1", "p2", P::PartitionAnalyzed, ""));
+    build_partitions(&mut log, "b1", "b1/j3", &["p2"]);
+    log.ok(build_to("b1", B::BuildRequestCompleted));
+}
+
+#[test]
+fn a_requested_partition_nobody_ever_mentioned_blocks_completion() {
+    let mut log = Log::new();
+    log.ok(received("b1", &["p1", "p-never"]));
+    for to in [B::BuildRequestPlanning, B::BuildRequestAnalysisCompleted] {
+        log.ok(build_to("b1", to));
+    }
+    log.ok(partition("b1", "p1", P::PartitionRequested, ""));
+    log.ok(partition("b1", "p1", P::PartitionAnalyzed, ""));
+    build_partitions(&mut log, "b1", "b1/j1", &["p1"]);
+    log.ok(build_to("b1", B::BuildRequestExecuting));
+    assert_class(&log.refused(build_to("b1", B::BuildRequestCompleted)), ErrorClass::RuleViolation);
+}
+
+#[test]
+fn a_delegated_partition_counts_once_its_owner_made_it_available() {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionBuilding);
+    drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+    log.ok(delegation("b2", "p1", ""));
+    log.ok(build_to("b2", B::BuildRequestAnalysisCompleted));
+    log.ok(build_to("b2", B::BuildRequestExecuting));
+    assert_class(&log.refused(build_to("b2", B::BuildRequestCompleted)), ErrorClass::RuleViolation);
+    log.ok(partition("b1", "p1", P::PartitionAvailable, "b1/j1"));
+    log.ok(build_to("b2", B::BuildRequestCompleted));
+}
+
+// --- job runs: scheduled while the build is ANALYSIS_COMPLETED or EXECUTING
+
+#[test]
+fn job_runs_are_scheduled_only_by_analysis_completed_or_executing_builds() {
+    for &status in B::ALL {
+        let mut log = Log::new();
+        drive_build(&mut log, "b1", &["p1"], status);
+        let outcome = log.append(job_run("b1", "b1/j9", "//jobs:a", J::JobRunScheduled, &["p1"]));
+        match status {
+            B::BuildRequestAnalysisCompleted | B::BuildRequestExecuting => {
+                outcome.unwrap_or_else(|r| panic!("{status:?}: {r:?}"));
+            }
+            _ => {
+                let rejection = outcome.expect_err("scheduled too early or too late");
+                assert_class(&rejection, ErrorClass::RuleViolation);
+                assert!(rejection.message.contains(status.short_name()), "{rejection:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn scheduling_needs_a_label_and_targets() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1"], B::BuildRequestAnalysisCompleted);
+    assert_class(&log.refused(job_run("b1", "j", "", J::JobRunScheduled, &["p1"])), ErrorClass::InvalidValue);
+    assert_class(&log.refused(job_run("b1", "j", "//jobs:a", J::JobRunScheduled, &[])), ErrorClass::InvalidValue);
+}
+
+// --- leaving BUILDING names a job run that is RUNNING and targets the partition
+
+#[test]
+fn leaving_building_names_a_running_job_run_that_targets_the_partition() {
+    for to in [P::PartitionAvailable, P::PartitionFailed] {
+        let mut log = Log::new();
+        owned_partition(&mut log, P::PartitionBuilding);
+        log.ok(job_run("b1", "scheduled", "//jobs:a", J::JobRunScheduled, &["p1"]));
+        log.ok(job_run("b1", "done", "//jobs:a", J::JobRunScheduled, &["p1"]));
+        log.ok(job_run_to("b1", "done", J::JobRunRunning));
+        log.ok(job_run_to("b1", "done", J::JobRunCompleted));
+        log.ok(job_run("b1", "elsewhere", "//jobs:a", J::JobRunScheduled, &["p2"]));
+        log.ok(job_run_to("b1", "elsewhere", J::JobRunRunning));
+
+        assert_class(&log.refused(partition("b1", "p1", to, "")), ErrorClass::InvalidValue);
+        assert_class(&log.refused(partition("b1", "p1", to, "nope")), ErrorClass::UnknownReference);
+        for not_producing in ["scheduled", "done", "elsewhere"] {
+            let rejection = log.refused(partition("b1", "p1", to, not_producing));
+            assert_class(&rejection, ErrorClass::RuleViolation);
+            assert!(rejection.message.contains(not_producing), "{rejection:?}");
+        }
+        log.ok(partition("b1", "p1", to, "b1/j1"));
+        assert_eq!(log.state.partitions["p1"].job_run_id.as_deref(), Some("b1/j1"));
+    }
+}
+
+// --- a job run belongs to one build request; its label and targets are fixed
+
+#[test]
+fn a_job_run_belongs_to_one_build() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1"], B::BuildRequestAnalysisCompleted);
+    drive_build(&mut log, "b2", &["p2"], B::BuildRequestAnalysisCompleted);
+    log.ok(job_run("b1", "j1", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    for &to in J::ALL {
+        let rejection = log.refused(job_run("b2", "j1", "//jobs:a", to, &["p1"]));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert!(rejection.message.contains("\"b1\""), "{rejection:?}");
+    }
+    log.ok(job_run_to("b1", "j1", J::JobRunRunning));
+    assert_eq!(log.state.job_runs["j1"].build_request_id, "b1");
+}
+
+#[test]
+fn job_label_and_targets_are_fixed_at_scheduled() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1", "p2"], B::BuildRequestAnalysisCompleted);
+    log.ok(job_run("b1", "j1", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    for (label, targets) in
+        [("//jobs:b", &["p1"][..]), ("//jobs:a", &["p1", "p2"][..]), ("//jobs:a", &["p2"][..]), ("", &["p2"][..])]
+    {
+        let rejection = log.refused(job_run("b1", "j1", label, J::JobRunRunning, targets));
+        assert_class(&rejection, ErrorClass::InvalidValue);
+    }
+    log.ok(job_run("b1", "j1", "//jobs:a", J::JobRunRunning, &["p1"]));
+    // Omitted on a later event: the log fills them in, so stored events are self-describing.
+    let stored = log.ok(job_run_to("b1", "j1", J::JobRunCompleted));
+    let Some(Payload::JobRun(j)) = stored.payload else { panic!("not a job run: {stored:?}") };
+    assert_eq!((j.job_label.as_str(), j.target_partitions), ("//jobs:a", vec!["p1".to_string()]));
+}
+
+// --- BUILD_REQUEST_RECEIVED names at least one requested partition
+
+#[test]
+fn received_names_at_least_one_partition() {
+    let mut log = Log::new();
+    assert_class(&log.refused(received("b1", &[])), ErrorClass::InvalidValue);
+    assert_eq!(log.build_status("b1"), None);
+    log.ok(received("b1", &["p1"]));
+}
