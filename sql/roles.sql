@@ -42,6 +42,10 @@ TO bel_writer;
 
 -- The kept SPI plans of these functions run with parameters whose values barely change
 -- their best plan; a custom plan per call would re-plan every statement of every append.
+-- A generic plan is made once per backend, possibly while the tables are still empty, and
+-- kept while they grow: the append and read paths must never pick a sequential scan or a
+-- hash/merge join over a whole table then, so those are off for them (every statement
+-- they run is an index lookup or an ordered index range scan by design).
 DO $$
 DECLARE f regprocedure;
 BEGIN
@@ -49,6 +53,13 @@ BEGIN
              WHERE p.pronamespace = 'bel'::regnamespace AND p.proname <> 'refuse_change'
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    END LOOP;
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'bel'::regnamespace
+               AND p.proname IN ('bel_append', 'bel_append_batch', 'list_events', 'list_events_page',
+                                 'partition_status', 'build_summary', 'job_runs')
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off', f);
     END LOOP;
 END
 $$;

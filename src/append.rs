@@ -49,6 +49,8 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 
         let mut results = Vec::with_capacity(events.len());
         let mut rows = EventRows::default();
+        // Partitions only some events can name for the first time (see may_name_new_partitions).
+        let mut known_refs: Vec<String> = Vec::new();
         let mut changed = ChangedSet::default();
         for (i, mut e) in events.into_iter().enumerate() {
             if !e.event_id.is_empty() {
@@ -68,6 +70,9 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             let idx = allocate_idx();
             apply(&mut state, &e, idx).merge_into(&mut changed);
             add_row(&mut rows, idx, &e);
+            if may_name_new_partitions(&e) {
+                known_refs.extend(involved_partitions(&e).into_iter().map(str::to_owned));
+            }
             if !e.event_id.is_empty() {
                 known_ids.insert(e.event_id.clone(), (idx, e));
             }
@@ -77,8 +82,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             return results;
         }
         let first_idx = rows.idx[0];
-        rows.insert(client, st);
-        store::write_changed(client, st, &state, &changed);
+        store::write(client, rows, known_refs, &state, &changed);
         notify(first_idx);
         results
     })
@@ -130,6 +134,19 @@ fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
     for r in involved_partitions(e) {
         rows.involved_ref.push(r.to_owned());
         rows.involved_idx.push(idx);
+    }
+}
+
+/// Build request events (their requestedPartitions), a job run's SCHEDULED (its targets)
+/// and a partition's REQUESTED. Every other event names partitions that one of these named
+/// before: the rules require them to exist, or the job run to have them as targets.
+fn may_name_new_partitions(e: &BuildEvent) -> bool {
+    use bel_core::pb::{build_event::Payload, JobRunStatus, PartitionStatus};
+    match &e.payload {
+        Some(Payload::BuildRequest(_)) => true,
+        Some(Payload::JobRun(j)) => j.status == JobRunStatus::JobRunScheduled as i32,
+        Some(Payload::Partition(p)) => p.status == PartitionStatus::PartitionRequested as i32,
+        _ => false,
     }
 }
 

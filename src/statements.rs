@@ -16,10 +16,6 @@ pub struct Statements {
     pub insert_partition_placeholders: OwnedPreparedStatement,
     pub lock_partitions: OwnedPreparedStatement,
     pub find_event_ids: OwnedPreparedStatement,
-    pub insert_events: OwnedPreparedStatement,
-    pub update_build_requests: OwnedPreparedStatement,
-    pub update_job_runs: OwnedPreparedStatement,
-    pub update_partitions: OwnedPreparedStatement,
     pub last_allocated_idx: OwnedPreparedStatement,
     pub events_in_range: OwnedPreparedStatement,
     pub events_by_partitions: OwnedPreparedStatement,
@@ -127,66 +123,6 @@ impl Statements {
                 "SELECT event_id, idx, payload FROM bel.events WHERE event_id = ANY($1::text[])",
                 &[TEXT_ARRAY],
             ),
-            insert_events: prepare(
-                c,
-                "WITH ev AS (
-                     INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
-                                             partition_ref, job_run_id, job_label, payload)
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[], $5::text[],
-                                          $6::text[], $7::text[], $8::text[], $9::jsonb[])
-                 ), ep AS (
-                     INSERT INTO bel.event_partitions (partition_ref, idx)
-                     SELECT * FROM unnest($10::text[], $11::bigint[])
-                 )
-                 INSERT INTO bel.known_partitions (partition_ref)
-                 SELECT DISTINCT r FROM unnest($10::text[]) AS r ON CONFLICT DO NOTHING",
-                &[
-                    INT8_ARRAY, TEXT_ARRAY, INT4_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY,
-                    TEXT_ARRAY, JSONB_ARRAY, TEXT_ARRAY, INT8_ARRAY,
-                ],
-            ),
-            update_build_requests: prepare(
-                c,
-                "UPDATE bel.build_request_state s SET
-                     status = u.status, requested_partitions = ARRAY(SELECT jsonb_array_elements_text(u.requested)),
-                     delegations = u.delegations, first_idx = u.first_idx, last_idx = u.last_idx,
-                     created_at = u.created_at, updated_at = u.updated_at
-                 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::bigint[], $6::bigint[],
-                             $7::timestamptz[], $8::timestamptz[])
-                      AS u(id, status, requested, delegations, first_idx, last_idx, created_at, updated_at)
-                 WHERE s.build_request_id = u.id",
-                &[
-                    TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, JSONB_ARRAY, INT8_ARRAY, INT8_ARRAY,
-                    TIMESTAMPTZ_ARRAY, TIMESTAMPTZ_ARRAY,
-                ],
-            ),
-            update_job_runs: prepare(
-                c,
-                "UPDATE bel.job_run_state s SET
-                     build_request_id = u.build_request_id, job_label = u.job_label, status = u.status,
-                     target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.targets)),
-                     exit_code = u.exit_code, message = u.message, first_idx = u.first_idx,
-                     last_idx = u.last_idx, created_at = u.created_at, updated_at = u.updated_at
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int4[],
-                             $7::text[], $8::bigint[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
-                      AS u(id, build_request_id, job_label, status, targets, exit_code, message,
-                           first_idx, last_idx, created_at, updated_at)
-                 WHERE s.job_run_id = u.id",
-                &[
-                    TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TEXT_ARRAY,
-                    INT8_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY, TIMESTAMPTZ_ARRAY,
-                ],
-            ),
-            update_partitions: prepare(
-                c,
-                "UPDATE bel.partition_state s SET
-                     status = u.status, build_request_id = u.build_request_id, job_run_id = u.job_run_id,
-                     last_idx = u.last_idx, updated_at = u.updated_at
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
-                      AS u(ref, status, build_request_id, job_run_id, last_idx, updated_at)
-                 WHERE s.partition_ref = u.ref",
-                &[TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY],
-            ),
             last_allocated_idx: prepare(
                 c,
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bel.events_idx_seq",
@@ -218,4 +154,133 @@ thread_local! {
 /// The backend's prepared statements, prepared on first use.
 pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
     STATEMENTS.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Statements::prepare_all(client)))))
+}
+
+/// The parts of the statement that writes an append: event rows, the partition index,
+/// newly named partitions, and the three projections. Each part is a data-modifying CTE
+/// over `unnest` of its column arrays.
+#[derive(Clone, Copy)]
+pub enum WritePart {
+    Events,
+    EventPartitions,
+    KnownPartitions,
+    BuildRequests,
+    JobRuns,
+    Partitions,
+}
+
+impl WritePart {
+    pub const ALL: [WritePart; 6] = [
+        WritePart::Events,
+        WritePart::EventPartitions,
+        WritePart::KnownPartitions,
+        WritePart::BuildRequests,
+        WritePart::JobRuns,
+        WritePart::Partitions,
+    ];
+
+    /// Parameter types, in order.
+    fn args(self) -> &'static [PgOid] {
+        match self {
+            WritePart::Events => &[
+                INT8_ARRAY, TEXT_ARRAY, INT4_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY,
+                JSONB_ARRAY,
+            ],
+            WritePart::EventPartitions => &[TEXT_ARRAY, INT8_ARRAY],
+            WritePart::KnownPartitions => &[TEXT_ARRAY],
+            WritePart::BuildRequests => &[
+                TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, JSONB_ARRAY, INT8_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY,
+                TIMESTAMPTZ_ARRAY,
+            ],
+            WritePart::JobRuns => &[
+                TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TEXT_ARRAY, INT8_ARRAY,
+                INT8_ARRAY, TIMESTAMPTZ_ARRAY, TIMESTAMPTZ_ARRAY,
+            ],
+            WritePart::Partitions => &[TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY, INT8_ARRAY, TIMESTAMPTZ_ARRAY],
+        }
+    }
+
+    /// The CTE body; `p(i)` is the i-th parameter of this part.
+    fn sql(self, p: impl Fn(usize) -> String) -> String {
+        match self {
+            WritePart::Events => format!(
+                "INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
+                                         partition_ref, job_run_id, job_label, payload)
+                 SELECT * FROM unnest({}::bigint[], {}::text[], {}::int4[], {}::text[], {}::text[],
+                                      {}::text[], {}::text[], {}::text[], {}::jsonb[])",
+                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8)
+            ),
+            WritePart::EventPartitions => format!(
+                "INSERT INTO bel.event_partitions (partition_ref, idx) SELECT * FROM unnest({}::text[], {}::bigint[])",
+                p(0),
+                p(1)
+            ),
+            WritePart::KnownPartitions => format!(
+                "INSERT INTO bel.known_partitions (partition_ref)
+                 SELECT DISTINCT r FROM unnest({}::text[]) AS r ON CONFLICT DO NOTHING",
+                p(0)
+            ),
+            WritePart::BuildRequests => format!(
+                "UPDATE bel.build_request_state s SET
+                     status = u.status, requested_partitions = ARRAY(SELECT jsonb_array_elements_text(u.requested)),
+                     delegations = u.delegations, first_idx = u.first_idx, last_idx = u.last_idx,
+                     created_at = u.created_at, updated_at = u.updated_at
+                 FROM unnest({}::text[], {}::text[], {}::jsonb[], {}::jsonb[], {}::bigint[], {}::bigint[],
+                             {}::timestamptz[], {}::timestamptz[])
+                      AS u(id, status, requested, delegations, first_idx, last_idx, created_at, updated_at)
+                 WHERE s.build_request_id = u.id",
+                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7)
+            ),
+            WritePart::JobRuns => format!(
+                "UPDATE bel.job_run_state s SET
+                     build_request_id = u.build_request_id, job_label = u.job_label, status = u.status,
+                     target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.targets)),
+                     exit_code = u.exit_code, message = u.message, first_idx = u.first_idx,
+                     last_idx = u.last_idx, created_at = u.created_at, updated_at = u.updated_at
+                 FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::jsonb[], {}::int4[],
+                             {}::text[], {}::bigint[], {}::bigint[], {}::timestamptz[], {}::timestamptz[])
+                      AS u(id, build_request_id, job_label, status, targets, exit_code, message,
+                           first_idx, last_idx, created_at, updated_at)
+                 WHERE s.job_run_id = u.id",
+                p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10)
+            ),
+            WritePart::Partitions => format!(
+                "UPDATE bel.partition_state s SET
+                     status = u.status, build_request_id = u.build_request_id, job_run_id = u.job_run_id,
+                     last_idx = u.last_idx, updated_at = u.updated_at
+                 FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::bigint[], {}::timestamptz[])
+                      AS u(ref, status, build_request_id, job_run_id, last_idx, updated_at)
+                 WHERE s.partition_ref = u.ref",
+                p(0), p(1), p(2), p(3), p(4), p(5)
+            ),
+        }
+    }
+}
+
+thread_local! {
+    static WRITE_STATEMENTS: std::cell::RefCell<std::collections::HashMap<u8, &'static OwnedPreparedStatement>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The write statement made of exactly the parts in `mask` (bit i = `WritePart::ALL[i]`),
+/// prepared on first use. An append of one kind initialises only the tables it writes:
+/// executor start-up of unused parts cost more than their (empty) work.
+pub fn write_statement(client: &SpiClient<'_>, mask: u8) -> &'static OwnedPreparedStatement {
+    if let Some(stmt) = WRITE_STATEMENTS.with(|m| m.borrow().get(&mask).copied()) {
+        return stmt;
+    }
+    let mut ctes = Vec::new();
+    let mut types = Vec::new();
+    for (bit, part) in WritePart::ALL.iter().enumerate() {
+        if mask & (1 << bit) == 0 {
+            continue;
+        }
+        let base = types.len();
+        ctes.push(format!("w{bit} AS ({})", part.sql(|i| format!("${}", base + i + 1))));
+        types.extend_from_slice(part.args());
+    }
+    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &sql, &types)));
+    WRITE_STATEMENTS.with(|m| m.borrow_mut().insert(mask, stmt));
+    stmt
 }

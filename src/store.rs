@@ -7,10 +7,11 @@ use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State
 use bel_core::status::Status;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
+use pgrx::datum::DatumWithOid;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::errors::internal;
-use crate::statements::Statements;
+use crate::statements::{write_statement, Statements};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -166,82 +167,7 @@ fn json_strings(items: &[String]) -> JsonB {
     JsonB(serde_json::Value::from(items.to_vec()))
 }
 
-/// Writes every changed entity of `state` back to its projection (one statement per kind).
-pub fn write_changed(client: &SpiClient<'_>, st: &Statements, state: &State, changed: &ChangedSet) {
-    let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
-    if !brs.is_empty() {
-        let ids: Vec<String> = brs.iter().map(|b| b.build_request_id.clone()).collect();
-        let statuses: Vec<String> = brs.iter().map(|b| b.status.short_name().to_owned()).collect();
-        let requested: Vec<JsonB> = brs.iter().map(|b| json_strings(&b.requested_partitions)).collect();
-        let delegations: Vec<JsonB> =
-            brs.iter().map(|b| JsonB(serde_json::to_value(&b.delegations).unwrap_or_default())).collect();
-        let first: Vec<i64> = brs.iter().map(|b| b.first_idx).collect();
-        let last: Vec<i64> = brs.iter().map(|b| b.last_idx).collect();
-        let created: Vec<TimestampWithTimeZone> = brs.iter().map(|b| to_timestamptz(b.created_at)).collect();
-        let updated: Vec<TimestampWithTimeZone> = brs.iter().map(|b| to_timestamptz(b.updated_at)).collect();
-        run(
-            client,
-            &st.update_build_requests,
-            &[
-                ids.into(),
-                statuses.into(),
-                requested.into(),
-                delegations.into(),
-                first.into(),
-                last.into(),
-                created.into(),
-                updated.into(),
-            ],
-        );
-    }
-    let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
-    if !runs.is_empty() {
-        let ids: Vec<String> = runs.iter().map(|r| r.job_run_id.clone()).collect();
-        let builds: Vec<String> = runs.iter().map(|r| r.build_request_id.clone()).collect();
-        let labels: Vec<String> = runs.iter().map(|r| r.job_label.clone()).collect();
-        let statuses: Vec<String> = runs.iter().map(|r| r.status.short_name().to_owned()).collect();
-        let targets: Vec<JsonB> = runs.iter().map(|r| json_strings(&r.target_partitions)).collect();
-        let exit_codes: Vec<Option<i32>> = runs.iter().map(|r| r.exit_code).collect();
-        let messages: Vec<String> = runs.iter().map(|r| r.message.clone()).collect();
-        let first: Vec<i64> = runs.iter().map(|r| r.first_idx).collect();
-        let last: Vec<i64> = runs.iter().map(|r| r.last_idx).collect();
-        let created: Vec<TimestampWithTimeZone> = runs.iter().map(|r| to_timestamptz(r.created_at)).collect();
-        let updated: Vec<TimestampWithTimeZone> = runs.iter().map(|r| to_timestamptz(r.updated_at)).collect();
-        run(
-            client,
-            &st.update_job_runs,
-            &[
-                ids.into(),
-                builds.into(),
-                labels.into(),
-                statuses.into(),
-                targets.into(),
-                exit_codes.into(),
-                messages.into(),
-                first.into(),
-                last.into(),
-                created.into(),
-                updated.into(),
-            ],
-        );
-    }
-    let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
-    if !parts.is_empty() {
-        let refs: Vec<String> = parts.iter().map(|p| p.partition_ref.clone()).collect();
-        let statuses: Vec<String> = parts.iter().map(|p| p.status.short_name().to_owned()).collect();
-        let owners: Vec<String> = parts.iter().map(|p| p.build_request_id.clone()).collect();
-        let runs: Vec<Option<String>> = parts.iter().map(|p| p.job_run_id.clone()).collect();
-        let last: Vec<i64> = parts.iter().map(|p| p.last_idx).collect();
-        let updated: Vec<TimestampWithTimeZone> = parts.iter().map(|p| to_timestamptz(p.updated_at)).collect();
-        run(
-            client,
-            &st.update_partitions,
-            &[refs.into(), statuses.into(), owners.into(), runs.into(), last.into(), updated.into()],
-        );
-    }
-}
-
-/// Event rows gathered during an append, inserted with one statement.
+/// Event rows gathered during an append (column arrays, one element per event).
 #[derive(Default)]
 pub struct EventRows {
     pub idx: Vec<i64>,
@@ -262,24 +188,89 @@ impl EventRows {
     pub fn is_empty(&self) -> bool {
         self.idx.is_empty()
     }
+}
 
-    pub fn insert(self, client: &SpiClient<'_>, st: &Statements) {
-        run(
-            client,
-            &st.insert_events,
-            &[
-                self.idx.into(),
-                self.event_type.into(),
-                self.schema_version.into(),
-                self.event_id.into(),
-                self.build_request_id.into(),
-                self.partition_ref.into(),
-                self.job_run_id.into(),
-                self.job_label.into(),
-                self.payload.into(),
-                self.involved_ref.into(),
-                self.involved_idx.into(),
-            ],
-        );
+/// Writes `rows` and every changed entity of `state` with one statement made of the parts
+/// that have something to write.
+pub fn write(client: &SpiClient<'_>, rows: EventRows, known_refs: Vec<String>, state: &State, changed: &ChangedSet) {
+    let mut mask = 0u8;
+    let mut args: Vec<DatumWithOid<'_>> = Vec::new();
+    let mut part = |bit: usize, present: bool, datums: Vec<DatumWithOid<'static>>| {
+        if present {
+            mask |= 1 << bit;
+            args.extend(datums);
+        }
+    };
+    part(
+        0,
+        !rows.idx.is_empty(),
+        vec![
+            rows.idx.into(),
+            rows.event_type.into(),
+            rows.schema_version.into(),
+            rows.event_id.into(),
+            rows.build_request_id.into(),
+            rows.partition_ref.into(),
+            rows.job_run_id.into(),
+            rows.job_label.into(),
+            rows.payload.into(),
+        ],
+    );
+    part(1, !rows.involved_ref.is_empty(), vec![rows.involved_ref.into(), rows.involved_idx.into()]);
+    part(2, !known_refs.is_empty(), vec![known_refs.into()]);
+
+    let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
+    part(
+        3,
+        !brs.is_empty(),
+        vec![
+            brs.iter().map(|b| b.build_request_id.clone()).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| b.status.short_name().to_owned()).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| json_strings(&b.requested_partitions)).collect::<Vec<_>>().into(),
+            brs.iter()
+                .map(|b| JsonB(serde_json::to_value(&b.delegations).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .into(),
+            brs.iter().map(|b| b.first_idx).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| b.last_idx).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| to_timestamptz(b.created_at)).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| to_timestamptz(b.updated_at)).collect::<Vec<_>>().into(),
+        ],
+    );
+
+    let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
+    part(
+        4,
+        !runs.is_empty(),
+        vec![
+            runs.iter().map(|r| r.job_run_id.clone()).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.build_request_id.clone()).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.job_label.clone()).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.status.short_name().to_owned()).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| json_strings(&r.target_partitions)).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.exit_code).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.message.clone()).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.first_idx).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.last_idx).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| to_timestamptz(r.created_at)).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| to_timestamptz(r.updated_at)).collect::<Vec<_>>().into(),
+        ],
+    );
+
+    let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
+    part(
+        5,
+        !parts.is_empty(),
+        vec![
+            parts.iter().map(|p| p.partition_ref.clone()).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| p.status.short_name().to_owned()).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| p.build_request_id.clone()).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| p.job_run_id.clone()).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| p.last_idx).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| to_timestamptz(p.updated_at)).collect::<Vec<_>>().into(),
+        ],
+    );
+    if mask != 0 {
+        run(client, write_statement(client, mask), &args);
     }
 }

@@ -296,7 +296,7 @@ pub fn rebuild_projections() -> i64 {
         store::run(client, &st.insert_build_request_placeholders, &[as_vec(&all.build_requests).into()]);
         store::run(client, &st.insert_job_run_placeholders, &[as_vec(&all.job_runs).into()]);
         store::run(client, &st.insert_partition_placeholders, &[as_vec(&all.partitions).into()]);
-        store::write_changed(client, st, &state, &all);
+        store::write(client, store::EventRows::default(), Vec::new(), &state, &all);
         count
     })
 }
