@@ -92,6 +92,8 @@ fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {
 
 /// Events with idx > since_idx matching the filter, in idx order, at most limit; never
 /// beyond the no-loss horizon.
+// pgrx needs the column list spelled out (no type alias) to name the SQL columns.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn list_events(
@@ -189,6 +191,7 @@ fn build_summary(build_request_id: &str) -> JsonB {
 
 
 /// Job runs, optionally of one build and/or one job label, in scheduling order.
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn job_runs(
