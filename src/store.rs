@@ -48,39 +48,70 @@ fn status_of<S: Status>(name: Option<String>) -> Option<S> {
     name.and_then(|n| S::from_short_name(&n))
 }
 
-/// Keys to lock with SELECT ... FOR UPDATE: for keys an event may create, first insert a
-/// placeholder row (a racing creator then waits on our uncommitted row); a key whose
-/// placeholder we inserted is ours already, and absent, so only the others are selected.
-fn keys_to_select(
+/// Locks and loads the entities of one kind, in key order. For keys an event may create, a
+/// placeholder row is inserted first, so a racing creator waits on our uncommitted row; a
+/// key whose placeholder we inserted is ours already (and absent), so only the other keys
+/// are selected FOR UPDATE.
+fn lock_kind<T>(
     client: &SpiClient<'_>,
     insert_placeholders: &OwnedPreparedStatement,
-    map: &BTreeMap<String, bool>,
-) -> Vec<String> {
-    let creatable: Vec<String> = map.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
+    lock: &OwnedPreparedStatement,
+    keys: &BTreeMap<String, bool>,
+    from_row: fn(&SpiHeapTupleData<'_>) -> Option<T>,
+    loaded: &mut BTreeMap<String, T>,
+    key_of: fn(&T) -> &String,
+) {
+    let creatable: Vec<String> = keys.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
     let mut created = std::collections::BTreeSet::new();
     if !creatable.is_empty() {
         for row in run(client, insert_placeholders, &[creatable.into()]) {
             created.extend(get::<String>(&row, 1));
         }
     }
-    map.keys().filter(|k| !created.contains(*k)).cloned().collect()
-}
-
-/// Locks the build requests of `keys` (inserting placeholder rows for keys an event may
-/// create, so a racing creator waits on our row) and loads them into `state`.
-pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
-    if keys_.build_requests.is_empty() {
-        return;
-    }
-    let select = keys_to_select(client, &st.insert_build_request_placeholders, &keys_.build_requests);
+    let select: Vec<String> = keys.keys().filter(|k| !created.contains(*k)).cloned().collect();
     if select.is_empty() {
         return;
     }
-    for row in run(client, &st.lock_build_requests, &[select.into()]) {
-        if let Some(br) = build_request_from_row(&row) {
-            state.build_requests.insert(br.build_request_id.clone(), br);
-        }
+    for entity in run(client, lock, &[select.into()]).filter_map(|row| from_row(&row)) {
+        loaded.insert(key_of(&entity).clone(), entity);
     }
+}
+
+/// Locks the build requests `keys` touches and loads them into `state`.
+pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(
+        client,
+        &st.insert_build_request_placeholders,
+        &st.lock_build_requests,
+        &keys.build_requests,
+        build_request_from_row,
+        &mut state.build_requests,
+        |b| &b.build_request_id,
+    );
+}
+
+pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(
+        client,
+        &st.insert_job_run_placeholders,
+        &st.lock_job_runs,
+        &keys.job_runs,
+        job_run_from_row,
+        &mut state.job_runs,
+        |r| &r.job_run_id,
+    );
+}
+
+pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(
+        client,
+        &st.insert_partition_placeholders,
+        &st.lock_partitions,
+        &keys.partitions,
+        partition_from_row,
+        &mut state.partitions,
+        |p| &p.partition_ref,
+    );
 }
 
 /// A `bel.build_request_state` row in column order; None for a placeholder.
@@ -101,20 +132,6 @@ pub fn build_request_from_row(row: &SpiHeapTupleData<'_>) -> Option<BuildRequest
     })
 }
 
-pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
-    if keys_.job_runs.is_empty() {
-        return;
-    }
-    let select = keys_to_select(client, &st.insert_job_run_placeholders, &keys_.job_runs);
-    if select.is_empty() {
-        return;
-    }
-    for row in run(client, &st.lock_job_runs, &[select.into()]) {
-        if let Some(r) = job_run_from_row(&row) {
-            state.job_runs.insert(r.job_run_id.clone(), r);
-        }
-    }
-}
 
 /// A `bel.job_run_state` row in column order; None for a placeholder.
 pub fn job_run_from_row(row: &SpiHeapTupleData<'_>) -> Option<JobRun> {
@@ -134,20 +151,6 @@ pub fn job_run_from_row(row: &SpiHeapTupleData<'_>) -> Option<JobRun> {
     })
 }
 
-pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys_: &TouchedKeys, state: &mut State) {
-    if keys_.partitions.is_empty() {
-        return;
-    }
-    let select = keys_to_select(client, &st.insert_partition_placeholders, &keys_.partitions);
-    if select.is_empty() {
-        return;
-    }
-    for row in run(client, &st.lock_partitions, &[select.into()]) {
-        if let Some(p) = partition_from_row(&row) {
-            state.partitions.insert(p.partition_ref.clone(), p);
-        }
-    }
-}
 
 /// A `bel.partition_state` row (partition_ref, status, build_request_id, job_run_id,
 /// last_idx, updated_at); None for a placeholder.
