@@ -52,7 +52,10 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'bel'::regnamespace AND p.proname <> 'refuse_change'
     LOOP
-        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+        -- jit: bel's statements are small; with enable_seqscan off the one unavoidable
+        -- sequential scan (of the idx sequence) would cost 1e10 and trigger JIT compilation
+        -- on every call.
+        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan SET jit = off', f);
     END LOOP;
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'bel'::regnamespace
