@@ -4,7 +4,7 @@
 #   unit     cargo test -p bel-core -p bel-client              (pure Rust, no database)
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
-#   cluster  cargo test -p bel-cluster-tests -- --test-threads=1
+#   cluster  cargo test -p bel-cluster-tests -p bel-client -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
 # A failing step does not stop the independent ones after it (cluster needs install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
@@ -107,7 +107,8 @@ step_cluster() {
   local dsn
   dsn="$(pg_test dsn "$TEST_DB")"
   log "BEL_TEST_DSN='$dsn'"
-  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -- --test-threads=1
+  # bel-client's database tests skip without BEL_TEST_DSN in the unit step; here they run.
+  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -p bel-client -- --test-threads=1
 }
 
 # --- run ----------------------------------------------------------------------------------
