@@ -104,6 +104,8 @@ step_cluster() {
   pg_test psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
     -c "drop database if exists $TEST_DB with (force)" \
     -c "create database $TEST_DB" || return 1
+  # The client's tests use this database as it is; the cluster tests make their own.
+  pg_test psql -X -q -v ON_ERROR_STOP=1 -d "$TEST_DB" -c "create extension bel" || return 1
   local dsn
   dsn="$(pg_test dsn "$TEST_DB")"
   log "BEL_TEST_DSN='$dsn'"
