@@ -15,6 +15,8 @@ CREATE EXTENSION bel;
 \echo '-- each bel_append returns the idx the log assigned'
 select bel.bel_append('{"eventId":"b-2026-11-01:received","buildRequestId":"b-2026-11-01","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["data/users/2026-11-01","data/orders/2026-11-01"],"message":"nightly build for 2026-11-01"}}');
 select bel.bel_append('{"eventId":"b-2026-11-01:planning","buildRequestId":"b-2026-11-01","buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}');
+\echo '-- a graph process retrying after a timeout: same eventId, same event -> the first idx, nothing written'
+select bel.bel_append('{"eventId":"b-2026-11-01:planning","buildRequestId":"b-2026-11-01","buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}');
 \echo '-- a batch is all or nothing: one idx per event, in order'
 select bel.bel_append_batch('[
   {"eventId":"b-2026-11-01:users:requested","buildRequestId":"b-2026-11-01","partition":{"partitionRef":"data/users/2026-11-01","status":"PARTITION_REQUESTED"}},
