@@ -30,6 +30,7 @@ pub struct Horizon {
 
 pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     refuse_transaction_snapshots();
+    refuse_standby();
     let last_allocated = {
         let _allocation = AllocationGuard::exclusive();
         run(client, &st.last_allocated_idx, &[]).first().get_one::<i64>().ok().flatten().unwrap_or(0)
@@ -37,6 +38,19 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     match min_in_flight().filter(|m| *m <= last_allocated) {
         Some(m) => Horizon { idx: m - 1, in_flight: Some(m) },
         None => Horizon { idx: last_allocated, in_flight: None },
+    }
+}
+
+/// A standby's lock table does not hold the primary's in-flight locks, and its copy of the
+/// sequence runs ahead of the primary's allocations: a horizon computed there is not exact.
+fn refuse_standby() {
+    // SAFETY: reads shared recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        raise(
+            Rejection::new(ErrorClass::WrongTransactionState, "bel.list_events must run on the primary")
+                .detail("a standby cannot see which appends are still in flight on the primary, so a cursor could skip late commits")
+                .hint("follow the log on the primary server"),
+        );
     }
 }
 
