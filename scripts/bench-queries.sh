@@ -30,12 +30,20 @@ ensure_log() { # db events
     log "$db: reusing its $events events"
     return
   fi
-  log "$db: generating $events events"
-  PG psql -X -q -c "drop database if exists $db with (force)" -c "create database $db"
-  PG psql -X -q -d "$db" -c "create extension bel"
   builds=$((events / events_per_build))
+  local resume_from=1
+  # Batches are atomic and run in order, so a partial log of whole builds (an interrupted
+  # run) holds exactly builds 1..have/16: carry on from there.
+  if [ "$have" -gt 0 ] && [ $((have % events_per_build)) = 0 ] && [ "$have" -lt "$events" ]; then
+    resume_from=$((have / events_per_build + 1))
+    log "$db: resuming an interrupted generation at $have of $events events"
+  else
+    log "$db: generating $events events"
+    PG psql -X -q -c "drop database if exists $db with (force)" -c "create database $db"
+    PG psql -X -q -d "$db" -c "create extension bel"
+  fi
   local started=$SECONDS
-  for ((first = 1; first <= builds; first += batch)); do
+  for ((first = resume_from; first <= builds; first += batch)); do
     local last=$((first + batch - 1))
     [ "$last" -le "$builds" ] || last=$builds
     PG psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$BEL_SCRIPTS/bench_queries.sql" \
