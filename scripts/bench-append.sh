@@ -10,9 +10,13 @@
 #   (b)    the same INSERT plus pg_notify('bench', idx::text) in the same transaction
 #   bel    select bel.bel_append(...) of a BUILD_REQUEST_RECEIVED event naming one
 #          partition, with a fresh build id (and eventId) per transaction
+#   (b)+f  (b) again, while a naive follower pages through bench.plain_events
+#          ("idx > cursor order by idx limit 1000"), polling every 2 ms when caught up
 #   bel+f  bel again, while a follower pages through the log with
-#          bel.list_events_page(cursor, '{}', 1000), polling every 2 ms when caught up
-# and prints tps, average latency and the ratios bel/(a), bel/(b).
+#          bel.list_events_page(cursor, '{}', 1000), polling the same way
+# and prints tps, average latency and the ratios bel/(a), bel/(b), and bel+f/(b)+f (the
+# cost of following bel with the no-loss cursor, against following a plain table, on the
+# same cores).
 #
 # Environment (defaults):
 #   BENCH_SECONDS=15        duration of each pgbench run (BENCH_SECONDS=3 for a smoke run)
@@ -122,15 +126,21 @@ cat >"$WORK/bel.sql" <<SQL
 select bel.bel_append($EVENT)
   from (select nextval('bench.ids') as n) s;
 SQL
-# The follower: pages through the log from the current end, re-polling at once while
-# hasMore, sleeping BENCH_POLL_MS when caught up; each poll is its own transaction. Once
-# bench.control says the writers stopped, it exits when caught up and records what it read.
-cat >"$WORK/follower.sql" <<SQL
+# Followers: page through a log from its current end, re-polling at once while there is
+# more, sleeping BENCH_POLL_MS when caught up; each poll is its own transaction. Once
+# bench.control says the writers stopped, a follower exits when caught up and records what
+# it read. The bel follower uses bel.list_events_page (the no-loss cursor); the baseline
+# follower of (b) reads bench.plain_events with a plain "idx > cursor" page, the usual
+# naive follower (which can skip rows of transactions that commit out of order).
+# write_follower FILE TABLE PAGE_SQL: PAGE_SQL sets `page` (events, nextIdx, hasMore) from `cur`.
+write_follower() {
+  local file="$1" table="$2" page_sql="$3"
+  cat >"$file" <<SQL
 set application_name = '$FOLLOWER_APP';
 select set_config('bench.label', :'label', false), set_config('bench.poll_ms', '$POLL_MS', false);
 do \$\$
 declare
-  start_cursor bigint := (select coalesce(max(idx), 0) from bel.events);
+  start_cursor bigint := (select coalesce(max(idx), 0) from $table);
   cur bigint := start_cursor;
   page jsonb;
   polls bigint := 0;
@@ -141,14 +151,14 @@ declare
 begin
   commit;
   loop
-    page := bel.list_events_page(cur, '{}'::jsonb, 1000);
+    $page_sql
     polls := polls + 1;
     events := events + coalesce(jsonb_array_length(page->'events'), 0);
     cur := coalesce((page->>'nextIdx')::bigint, cur);
     if not coalesce((page->>'hasMore')::boolean, false) then
       -- after the writers stopped: done once caught up with the log (or after 30 s)
       exit when stop_seen is not null
-        and (cur >= (select coalesce(max(idx), 0) from bel.events)
+        and (cur >= (select coalesce(max(idx), 0) from $table)
              or clock_timestamp() > stop_seen + interval '30 seconds');
       if stop_seen is null and (select stop from bench.control) then
         stop_seen := clock_timestamp();
@@ -164,6 +174,13 @@ begin
 end
 \$\$;
 SQL
+}
+write_follower "$WORK/follower-bel.sql" bel.events \
+  "page := bel.list_events_page(cur, '{}'::jsonb, 1000);"
+write_follower "$WORK/follower-plain.sql" bench.plain_events \
+  "select jsonb_build_object('events', coalesce(jsonb_agg(p.payload order by p.idx), '[]'),
+                             'nextIdx', max(p.idx), 'hasMore', count(*) = 1000) into page
+     from (select idx, payload from bench.plain_events where idx > cur order by idx limit 1000) p;"
 
 # --- runs ---------------------------------------------------------------------------------
 declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=()
@@ -195,19 +212,20 @@ run_pgbench() {
   R_LAT+=("${lat:--}")
 }
 
+# run_with_follower LABEL SCRIPT FOLLOWER_SCRIPT TABLE CLIENTS: a pgbench run while a follower reads TABLE
 run_with_follower() {
-  local clients="$1" label="bel+f" i row
+  local label="$1" script="$2" follower="$3" table="$4" clients="$5" i row
   psql_db -c "update bench.control set stop = false"
   bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v label="$label/$clients" \
-    -f "$WORK/follower.sql" >"$WORK/follower-$clients.out" 2>&1 &
+    -f "$WORK/$follower" >"$WORK/follower-$label-$clients.out" 2>&1 &
   FOLLOWER_PID=$!
   for i in $(seq 1 100); do
     [ "$(psql_db -At -c "select count(*) from pg_stat_activity where application_name = '$FOLLOWER_APP'")" = 1 ] && break
-    kill -0 "$FOLLOWER_PID" 2>/dev/null || { cat "$WORK/follower-$clients.out" >&2; die "the follower exited early"; }
+    kill -0 "$FOLLOWER_PID" 2>/dev/null || { cat "$WORK/follower-$label-$clients.out" >&2; die "the follower exited early"; }
     sleep 0.05
     [ "$i" -lt 100 ] || die "the follower did not start"
   done
-  run_pgbench "$label" bel.sql "$clients"
+  run_pgbench "$label" "$script" "$clients"
   psql_db -c "update bench.control set stop = true"
   for i in $(seq 1 600); do
     kill -0 "$FOLLOWER_PID" 2>/dev/null || break
@@ -219,18 +237,18 @@ run_with_follower() {
   fi
   if ! wait "$FOLLOWER_PID"; then
     FOLLOWER_PID=""
-    cat "$WORK/follower-$clients.out" >&2
+    cat "$WORK/follower-$label-$clients.out" >&2
     die "the follower failed"
   fi
   FOLLOWER_PID=""
   row="$(psql_db -At -F ' ' -c "
     select f.polls, round(f.polls / nullif(f.secs, 0)), f.events,
-           (select count(*) from bel.events e where e.idx > f.start_cursor), round(f.secs, 1)
+           (select count(*) from $table e where e.idx > f.start_cursor), round(f.secs, 1)
     from bench.follower_runs f where f.label = '$label/$clients'")"
   [ -n "$row" ] || die "the follower recorded no result"
   local polls pps got appended secs
   read -r polls pps got appended secs <<<"$row"
-  FOLLOWER_NOTES+=("follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended events appended meanwhile (missed: $((appended - got)))")
+  FOLLOWER_NOTES+=("$label follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended rows appended meanwhile (missed: $((appended - got)))")
 }
 
 log "runs: clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER"
@@ -239,7 +257,8 @@ for c in "${CLIENTS[@]}"; do
   run_pgbench "(b)" b.sql "$c"
   run_pgbench "bel" bel.sql "$c"
   if [ "$FOLLOWER" = 1 ]; then
-    run_with_follower "$c"
+    run_with_follower "(b)+f" b.sql follower-plain.sql bench.plain_events "$c"
+    run_with_follower "bel+f" bel.sql follower-bel.sql bel.events "$c"
   fi
 done
 
@@ -259,6 +278,7 @@ describe() {
     "(a)") echo "(a) plain INSERT" ;;
     "(b)") echo "(b) INSERT + pg_notify" ;;
     "bel") echo "bel bel_append" ;;
+    "(b)+f") echo "(b) + naive follower" ;;
     "bel+f") echo "bel + follower (${POLL_MS} ms poll)" ;;
   esac
 }
@@ -267,19 +287,21 @@ echo
 echo "bel write path: pgbench -n -M prepared -T $SECONDS_PER_RUN, one event per transaction"
 echo "($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), shared_buffers $(psql_db -At -c 'show shared_buffers'), synchronous_commit $(psql_db -At -c 'show synchronous_commit'))"
 echo
-printf '%-30s %8s %11s %9s %9s %9s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)"
-printf '%-30s %8s %11s %9s %9s %9s\n' ------------------------------ ------- ---------- -------- -------- --------
+printf '%-30s %8s %11s %9s %9s %9s %11s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f"
+printf '%-30s %8s %11s %9s %9s %9s %11s\n' ------------------------------ ------- ---------- -------- -------- -------- ----------
 for i in "${!R_WORKLOAD[@]}"; do
   w="${R_WORKLOAD[$i]}"
   c="${R_CLIENTS[$i]}"
-  ra="" rb=""
+  ra="" rb="" rf=""
   case "$w" in
     bel | bel+f)
       ra="$(ratio "${R_TPS[$i]}" "$(tps_of "(a)" "$c")")"
       rb="$(ratio "${R_TPS[$i]}" "$(tps_of "(b)" "$c")")"
       ;;
   esac
-  printf '%-30s %8s %11.1f %9s %9s %9s\n' "$(describe "$w")" "$c" "${R_TPS[$i]}" "${R_LAT[$i]}" "$ra" "$rb"
+  # like with like: both with a follower polling
+  [ "$w" != bel+f ] || rf="$(ratio "${R_TPS[$i]}" "$(tps_of "(b)+f" "$c")")"
+  printf '%-30s %8s %11.1f %9s %9s %9s %11s\n' "$(describe "$w")" "$c" "${R_TPS[$i]}" "${R_LAT[$i]}" "$ra" "$rb" "$rf"
 done
 if [ ${#FOLLOWER_NOTES[@]} -gt 0 ]; then
   echo

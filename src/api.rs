@@ -56,11 +56,13 @@ fn bel_append_batch(events: JsonB) -> SetOfIterator<'static, i64> {
         raise(Rejection::new(ErrorClass::InvalidValue, "bel_append_batch expects a JSON array of events"))
     };
     if items.len() > MAX_BATCH_EVENTS {
-        raise(Rejection::new(
-            ErrorClass::TooLarge,
-            format!("the batch has {} events; at most {MAX_BATCH_EVENTS} are accepted", items.len()),
-        )
-        .hint("split it into several batches"));
+        raise(
+            Rejection::new(
+                ErrorClass::TooLarge,
+                format!("the batch has {} events; at most {MAX_BATCH_EVENTS} are accepted", items.len()),
+            )
+            .hint("split it into several batches"),
+        );
     }
     let events: Vec<BuildEvent> = items
         .into_iter()
@@ -79,16 +81,14 @@ fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {
         Some(JsonB(value)) => {
             let parsed: EventFilter = serde_json::from_value(value)
                 .map_err(|e| {
-                    Rejection::new(ErrorClass::Malformed, format!("malformed EventFilter JSON: {e}")).hint(
-                        "fields: partitionRefs, partitionPatterns, jobLabels, jobRunIds (arrays of strings)",
-                    )
+                    Rejection::new(ErrorClass::Malformed, format!("malformed EventFilter JSON: {e}"))
+                        .hint("fields: partitionRefs, partitionPatterns, jobLabels, jobRunIds (arrays of strings)")
                 })
                 .or_raise();
             CompiledFilter::new(&parsed).or_raise()
         }
     }
 }
-
 
 /// Events with idx > since_idx matching the filter, in idx order, at most limit; never
 /// beyond the no-loss horizon.
@@ -103,15 +103,15 @@ fn list_events(
 ) -> TableIterator<
     'static,
     (
-    name!(idx, i64),
-    name!(event, JsonB),
-    name!(event_type, String),
-    name!(build_request_id, Option<String>),
-    name!(partition_ref, Option<String>),
-    name!(job_run_id, Option<String>),
-    name!(job_label, Option<String>),
-    name!(created_at, Option<TimestampWithTimeZone>),
-),
+        name!(idx, i64),
+        name!(event, JsonB),
+        name!(event_type, String),
+        name!(build_request_id, Option<String>),
+        name!(partition_ref, Option<String>),
+        name!(job_run_id, Option<String>),
+        name!(job_label, Option<String>),
+        name!(created_at, Option<TimestampWithTimeZone>),
+    ),
 > {
     let page = read_page(since_idx, &filter_from_jsonb(filter), limit);
     TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
@@ -154,20 +154,21 @@ fn wait_for_append(idx: i64, timeout_ms: default!(i32, 10000)) -> bool {
     crate::wait::wait_for_append(idx, timeout_ms)
 }
 
-
 /// Current status of the partitions matching any of `patterns` (globs; all when null).
 #[pg_extern(stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn partition_status(patterns: default!(Option<Vec<String>>, "NULL")) -> TableIterator<
+fn partition_status(
+    patterns: default!(Option<Vec<String>>, "NULL"),
+) -> TableIterator<
     'static,
     (
-    name!(partition_ref, String),
-    name!(status, String),
-    name!(build_request_id, String),
-    name!(job_run_id, Option<String>),
-    name!(last_idx, i64),
-    name!(updated_at, TimestampWithTimeZone),
-),
+        name!(partition_ref, String),
+        name!(status, String),
+        name!(build_request_id, String),
+        name!(job_run_id, Option<String>),
+        name!(last_idx, i64),
+        name!(updated_at, TimestampWithTimeZone),
+    ),
 > {
     use bel_core::status::Status;
     TableIterator::new(views::partition_status(patterns).into_iter().map(|p| {
@@ -189,7 +190,6 @@ fn build_summary(build_request_id: &str) -> JsonB {
     JsonB(views::build_summary(build_request_id))
 }
 
-
 /// Job runs, optionally of one build and/or one job label, in scheduling order.
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, security_definer)]
@@ -200,18 +200,18 @@ fn job_runs(
 ) -> TableIterator<
     'static,
     (
-    name!(job_run_id, String),
-    name!(build_request_id, String),
-    name!(job_label, String),
-    name!(status, String),
-    name!(target_partitions, Vec<String>),
-    name!(exit_code, Option<i32>),
-    name!(message, String),
-    name!(first_idx, i64),
-    name!(last_idx, i64),
-    name!(created_at, TimestampWithTimeZone),
-    name!(updated_at, TimestampWithTimeZone),
-),
+        name!(job_run_id, String),
+        name!(build_request_id, String),
+        name!(job_label, String),
+        name!(status, String),
+        name!(target_partitions, Vec<String>),
+        name!(exit_code, Option<i32>),
+        name!(message, String),
+        name!(first_idx, i64),
+        name!(last_idx, i64),
+        name!(created_at, TimestampWithTimeZone),
+        name!(updated_at, TimestampWithTimeZone),
+    ),
 > {
     use bel_core::status::Status;
     TableIterator::new(views::job_runs(build_request_id, job_label).into_iter().map(|r| {
@@ -234,8 +234,8 @@ fn job_runs(
 /// The state diagrams bel_append validates with, one row per edge.
 #[pg_extern(immutable, parallel_safe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn transitions() -> TableIterator<'static, (name!(entity, String), name!(from_state, Option<String>), name!(to_state, String))>
-{
+fn transitions(
+) -> TableIterator<'static, (name!(entity, String), name!(from_state, Option<String>), name!(to_state, String))> {
     TableIterator::new(
         bel_core::diagram::all_transitions()
             .into_iter()
@@ -251,7 +251,9 @@ fn verify() -> TableIterator<
     (name!(entity, String), name!(key, String), name!(projected, Option<JsonB>), name!(replayed, Option<JsonB>)),
 > {
     TableIterator::new(
-        views::verify().into_iter().map(|d| (d.entity.to_owned(), d.key, d.projected.map(JsonB), d.replayed.map(JsonB))),
+        views::verify()
+            .into_iter()
+            .map(|d| (d.entity.to_owned(), d.key, d.projected.map(JsonB), d.replayed.map(JsonB))),
     )
 }
 

@@ -1,7 +1,7 @@
 //! The write path: validate events against the state diagrams, allocate idx values
 //! under the no-loss protocol, insert the events and update the projections, all in the
 //! caller's transaction.
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::CStr;
 
 use bel_core::event::{self, check_shape, involved_partitions, is_retry_of, Kind};
@@ -12,6 +12,7 @@ use bel_core::{ErrorClass, Rejection, SCHEMA_VERSION};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
+use crate::arrays::SqlArray;
 use crate::errors::raise;
 use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
 use crate::statements::statements;
@@ -49,8 +50,9 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 
         let mut results = Vec::with_capacity(events.len());
         let mut rows = EventRows::default();
-        // Partitions only some events can name for the first time (see may_name_new_partitions).
-        let mut known_refs: Vec<String> = Vec::new();
+        // Partitions only some events can name for the first time (see may_name_new_partitions);
+        // sorted and distinct, so concurrent appends insert shared keys in the same order.
+        let mut known_refs: BTreeSet<String> = BTreeSet::new();
         let mut changed = ChangedSet::default();
         for (i, mut e) in events.into_iter().enumerate() {
             if !e.event_id.is_empty() {
@@ -108,7 +110,7 @@ fn find_event_ids(
     if ids.is_empty() {
         return found;
     }
-    for row in run(client, &st.find_event_ids, &[ids.into()]) {
+    for row in run(client, &st.find_event_ids, &[ids.sql_array()]) {
         let (Some(id), Some(idx), Some(payload)) = (get::<String>(&row, 1), get::<i64>(&row, 2), get::<JsonB>(&row, 3))
         else {
             continue;

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod append;
+mod arrays;
 mod cursor;
 mod errors;
 mod locks;

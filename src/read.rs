@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use pgrx::JsonB;
 
+use crate::arrays::SqlArray;
 use crate::cursor::{horizon, Horizon};
 use crate::errors::raise;
 use crate::statements::{statements, Statements};
@@ -98,15 +99,16 @@ enum Source {
 
 pub fn check_bounds(since_idx: i64, limit: i32) {
     if since_idx < 0 {
-        raise(Rejection::new(ErrorClass::InvalidValue, format!("since_idx must be >= 0, got {since_idx}"))
-            .hint("start from 0 to read the log from its beginning"));
+        raise(
+            Rejection::new(ErrorClass::InvalidValue, format!("since_idx must be >= 0, got {since_idx}"))
+                .hint("start from 0 to read the log from its beginning"),
+        );
     }
     if !(0..=MAX_LIMIT).contains(&limit) {
-        raise(Rejection::new(
-            ErrorClass::InvalidValue,
-            format!("limit must be between 0 and {MAX_LIMIT}, got {limit}"),
-        )
-        .hint("page through the log with next_idx instead of one huge page"));
+        raise(
+            Rejection::new(ErrorClass::InvalidValue, format!("limit must be between 0 and {MAX_LIMIT}, got {limit}"))
+                .hint("page through the log with next_idx instead of one huge page"),
+        );
     }
 }
 
@@ -245,25 +247,18 @@ pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
-fn fetch(
-    client: &SpiClient<'_>,
-    st: &Statements,
-    source: &Source,
-    after: i64,
-    upto: i64,
-    limit: i32,
-) -> Vec<EventRow> {
+fn fetch(client: &SpiClient<'_>, st: &Statements, source: &Source, after: i64, upto: i64, limit: i32) -> Vec<EventRow> {
     let rows = match source {
         Source::Range => run(client, &st.events_in_range, &[after.into(), upto.into(), limit.into()]),
         Source::Partitions(v) if v.is_empty() => return Vec::new(),
         Source::Partitions(v) => {
-            run(client, &st.events_by_partitions, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+            run(client, &st.events_by_partitions, &[v.clone().sql_array(), after.into(), upto.into(), limit.into()])
         }
         Source::JobRunIds(v) => {
-            run(client, &st.events_by_job_run_ids, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+            run(client, &st.events_by_job_run_ids, &[v.clone().sql_array(), after.into(), upto.into(), limit.into()])
         }
         Source::JobLabels(v) => {
-            run(client, &st.events_by_job_labels, &[v.clone().into(), after.into(), upto.into(), limit.into()])
+            run(client, &st.events_by_job_labels, &[v.clone().sql_array(), after.into(), upto.into(), limit.into()])
         }
     };
     rows.map(|row| EventRow::from_row(&row)).collect()

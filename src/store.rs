@@ -1,15 +1,16 @@
 //! Storage of the append path: locking and loading the entities an append touches,
 //! writing the changed ones back, and inserting event rows.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
+use pgrx::datum::DatumWithOid;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
-use pgrx::datum::DatumWithOid;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
+use crate::arrays::SqlArray;
 use crate::errors::internal;
 use crate::statements::{write_statement, Statements};
 
@@ -18,8 +19,7 @@ const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
 pub fn to_timestamptz(unix_micros: Micros) -> TimestampWithTimeZone {
     let pg = unix_micros.saturating_sub(PG_EPOCH_OFFSET_MICROS);
-    TimestampWithTimeZone::try_from(pg as pg_sys::TimestampTz)
-        .unwrap_or_else(|e| internal("timestamp out of range", e))
+    TimestampWithTimeZone::try_from(pg as pg_sys::TimestampTz).unwrap_or_else(|e| internal("timestamp out of range", e))
 }
 
 pub fn from_timestamptz(ts: TimestampWithTimeZone) -> Micros {
@@ -64,7 +64,7 @@ fn lock_kind<T>(
     let creatable: Vec<String> = keys.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
     let mut created = std::collections::BTreeSet::new();
     if !creatable.is_empty() {
-        for row in run(client, insert_placeholders, &[creatable.into()]) {
+        for row in run(client, insert_placeholders, &[creatable.sql_array()]) {
             created.extend(get::<String>(&row, 1));
         }
     }
@@ -72,7 +72,7 @@ fn lock_kind<T>(
     if select.is_empty() {
         return;
     }
-    for entity in run(client, lock, &[select.into()]).filter_map(|row| from_row(&row)) {
+    for entity in run(client, lock, &[select.sql_array()]).filter_map(|row| from_row(&row)) {
         loaded.insert(key_of(&entity).clone(), entity);
     }
 }
@@ -132,7 +132,6 @@ pub fn build_request_from_row(row: &SpiHeapTupleData<'_>) -> Option<BuildRequest
     })
 }
 
-
 /// A `bel.job_run_state` row in column order; None for a placeholder.
 pub fn job_run_from_row(row: &SpiHeapTupleData<'_>) -> Option<JobRun> {
     let status = status_of::<JobRunStatus>(get(row, 4))?;
@@ -150,7 +149,6 @@ pub fn job_run_from_row(row: &SpiHeapTupleData<'_>) -> Option<JobRun> {
         updated_at: get(row, 11).map(from_timestamptz).unwrap_or_default(),
     })
 }
-
 
 /// A `bel.partition_state` row (partition_ref, status, build_request_id, job_run_id,
 /// last_idx, updated_at); None for a placeholder.
@@ -195,7 +193,13 @@ impl EventRows {
 
 /// Writes `rows` and every changed entity of `state` with one statement made of the parts
 /// that have something to write.
-pub fn write(client: &SpiClient<'_>, rows: EventRows, known_refs: Vec<String>, state: &State, changed: &ChangedSet) {
+pub fn write(
+    client: &SpiClient<'_>,
+    rows: EventRows,
+    known_refs: BTreeSet<String>,
+    state: &State,
+    changed: &ChangedSet,
+) {
     let mut mask = 0u8;
     let mut args: Vec<DatumWithOid<'_>> = Vec::new();
     let mut part = |bit: usize, present: bool, datums: Vec<DatumWithOid<'static>>| {
@@ -208,36 +212,36 @@ pub fn write(client: &SpiClient<'_>, rows: EventRows, known_refs: Vec<String>, s
         0,
         !rows.idx.is_empty(),
         vec![
-            rows.idx.into(),
-            rows.event_type.into(),
-            rows.schema_version.into(),
-            rows.event_id.into(),
-            rows.build_request_id.into(),
-            rows.partition_ref.into(),
-            rows.job_run_id.into(),
-            rows.job_label.into(),
-            rows.payload.into(),
+            rows.idx.sql_array(),
+            rows.event_type.sql_array(),
+            rows.schema_version.sql_array(),
+            rows.event_id.sql_array(),
+            rows.build_request_id.sql_array(),
+            rows.partition_ref.sql_array(),
+            rows.job_run_id.sql_array(),
+            rows.job_label.sql_array(),
+            rows.payload.sql_array(),
         ],
     );
-    part(1, !rows.involved_ref.is_empty(), vec![rows.involved_ref.into(), rows.involved_idx.into()]);
-    part(2, !known_refs.is_empty(), vec![known_refs.into()]);
+    part(1, !rows.involved_ref.is_empty(), vec![rows.involved_ref.sql_array(), rows.involved_idx.sql_array()]);
+    part(2, !known_refs.is_empty(), vec![known_refs.into_iter().collect::<Vec<_>>().sql_array()]);
 
     let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
     part(
         3,
         !brs.is_empty(),
         vec![
-            brs.iter().map(|b| b.build_request_id.clone()).collect::<Vec<_>>().into(),
-            brs.iter().map(|b| b.status.short_name().to_owned()).collect::<Vec<_>>().into(),
-            brs.iter().map(|b| json_strings(&b.requested_partitions)).collect::<Vec<_>>().into(),
+            brs.iter().map(|b| b.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
+            brs.iter().map(|b| b.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
+            brs.iter().map(|b| json_strings(&b.requested_partitions)).collect::<Vec<_>>().sql_array(),
             brs.iter()
                 .map(|b| JsonB(serde_json::to_value(&b.delegations).unwrap_or_default()))
                 .collect::<Vec<_>>()
-                .into(),
-            brs.iter().map(|b| b.first_idx).collect::<Vec<_>>().into(),
-            brs.iter().map(|b| b.last_idx).collect::<Vec<_>>().into(),
-            brs.iter().map(|b| to_timestamptz(b.created_at)).collect::<Vec<_>>().into(),
-            brs.iter().map(|b| to_timestamptz(b.updated_at)).collect::<Vec<_>>().into(),
+                .sql_array(),
+            brs.iter().map(|b| b.first_idx).collect::<Vec<_>>().sql_array(),
+            brs.iter().map(|b| b.last_idx).collect::<Vec<_>>().sql_array(),
+            brs.iter().map(|b| to_timestamptz(b.created_at)).collect::<Vec<_>>().sql_array(),
+            brs.iter().map(|b| to_timestamptz(b.updated_at)).collect::<Vec<_>>().sql_array(),
         ],
     );
 
@@ -246,17 +250,17 @@ pub fn write(client: &SpiClient<'_>, rows: EventRows, known_refs: Vec<String>, s
         4,
         !runs.is_empty(),
         vec![
-            runs.iter().map(|r| r.job_run_id.clone()).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.build_request_id.clone()).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.job_label.clone()).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.status.short_name().to_owned()).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| json_strings(&r.target_partitions)).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.exit_code).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.message.clone()).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.first_idx).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| r.last_idx).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| to_timestamptz(r.created_at)).collect::<Vec<_>>().into(),
-            runs.iter().map(|r| to_timestamptz(r.updated_at)).collect::<Vec<_>>().into(),
+            runs.iter().map(|r| r.job_run_id.clone()).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.job_label.clone()).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| json_strings(&r.target_partitions)).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.exit_code).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.message.clone()).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.first_idx).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| r.last_idx).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| to_timestamptz(r.created_at)).collect::<Vec<_>>().sql_array(),
+            runs.iter().map(|r| to_timestamptz(r.updated_at)).collect::<Vec<_>>().sql_array(),
         ],
     );
 
@@ -265,12 +269,12 @@ pub fn write(client: &SpiClient<'_>, rows: EventRows, known_refs: Vec<String>, s
         5,
         !parts.is_empty(),
         vec![
-            parts.iter().map(|p| p.partition_ref.clone()).collect::<Vec<_>>().into(),
-            parts.iter().map(|p| p.status.short_name().to_owned()).collect::<Vec<_>>().into(),
-            parts.iter().map(|p| p.build_request_id.clone()).collect::<Vec<_>>().into(),
-            parts.iter().map(|p| p.job_run_id.clone()).collect::<Vec<_>>().into(),
-            parts.iter().map(|p| p.last_idx).collect::<Vec<_>>().into(),
-            parts.iter().map(|p| to_timestamptz(p.updated_at)).collect::<Vec<_>>().into(),
+            parts.iter().map(|p| p.partition_ref.clone()).collect::<Vec<_>>().sql_array(),
+            parts.iter().map(|p| p.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
+            parts.iter().map(|p| p.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
+            parts.iter().map(|p| p.job_run_id.clone()).collect::<Vec<_>>().sql_array(),
+            parts.iter().map(|p| p.last_idx).collect::<Vec<_>>().sql_array(),
+            parts.iter().map(|p| to_timestamptz(p.updated_at)).collect::<Vec<_>>().sql_array(),
         ],
     );
     if mask != 0 {

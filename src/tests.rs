@@ -3,9 +3,7 @@
 use pgrx::prelude::*;
 
 fn append(json: &str) -> i64 {
-    Spi::get_one_with_args::<i64>("SELECT bel.bel_append($1::jsonb)", &[json.into()])
-        .expect("append")
-        .expect("idx")
+    Spi::get_one_with_args::<i64>("SELECT bel.bel_append($1::jsonb)", &[json.into()]).expect("append").expect("idx")
 }
 
 fn build_event(build: &str, status: &str, extra: &str) -> String {
@@ -76,7 +74,10 @@ mod tests {
         assert_eq!(summary["partitionsByStatus"]["AVAILABLE"][0], "data/users/2026-11-01");
         assert_eq!(summary["jobRunsByStatus"]["COMPLETED"][0], "j1");
         assert_eq!(summary["eventCount"], 12);
-        assert_eq!(count("select count(*) from bel.job_runs('b1', 'etl') where status = 'COMPLETED' and exit_code = 0"), 1);
+        assert_eq!(
+            count("select count(*) from bel.job_runs('b1', 'etl') where status = 'COMPLETED' and exit_code = 0"),
+            1
+        );
     }
 
     #[pg_test]
@@ -140,7 +141,9 @@ mod tests {
         Spi::run("update bel.events set event_type = 'partition'").unwrap();
     }
 
-    #[pg_test(error = "event 1 of the batch: build request \"b1\" is RECEIVED; allowed next states: PLANNING, FAILED, CANCELLED")]
+    #[pg_test(
+        error = "event 1 of the batch: build request \"b1\" is RECEIVED; allowed next states: PLANNING, FAILED, CANCELLED"
+    )]
     fn batch_errors_name_the_position() {
         Spi::run(
             r#"select bel.bel_append_batch('[
@@ -162,7 +165,9 @@ mod tests {
         assert_eq!(count("select count(*) from bel.partition_status(array['p'])"), 1);
     }
 
-    #[pg_test(error = "malformed BuildEvent JSON: unknown field `bogus`, expected one of `idx`, `event_id`, `eventId`, `timestamp`, `build_request_id`, `buildRequestId`, `build_request`, `buildRequest`, `partition`, `job_run`, `jobRun`, `delegation`, `invalidation`")]
+    #[pg_test(
+        error = "malformed BuildEvent JSON: unknown field `bogus`, expected one of `idx`, `event_id`, `eventId`, `timestamp`, `build_request_id`, `buildRequestId`, `build_request`, `buildRequest`, `partition`, `job_run`, `jobRun`, `delegation`, `invalidation`"
+    )]
     fn unknown_fields_are_refused() {
         append(r#"{"bogus":1}"#);
     }
@@ -170,16 +175,19 @@ mod tests {
     #[pg_test]
     fn protobuf_append_and_binary_page() {
         use bel_core::pb;
-        let event = bel_core::event::from_json(&build_event("b1", "RECEIVED", r#","requestedPartitions":["data/x/1"]"#)).unwrap();
+        let event =
+            bel_core::event::from_json(&build_event("b1", "RECEIVED", r#","requestedPartitions":["data/x/1"]"#))
+                .unwrap();
         let bytes = prost::Message::encode_to_vec(&event);
         let idx = Spi::get_one_with_args::<i64>("select bel.bel_append($1::bytea)", &[bytes.into()]).unwrap().unwrap();
-        let filter = prost::Message::encode_to_vec(&pb::EventFilter { partition_patterns: vec!["data/**".into()], ..Default::default() });
-        let page_bytes = Spi::get_one_with_args::<Vec<u8>>(
-            "select bel.list_events_page(0, $1::bytea, 10)",
-            &[filter.into()],
-        )
-        .unwrap()
-        .unwrap();
+        let filter = prost::Message::encode_to_vec(&pb::EventFilter {
+            partition_patterns: vec!["data/**".into()],
+            ..Default::default()
+        });
+        let page_bytes =
+            Spi::get_one_with_args::<Vec<u8>>("select bel.list_events_page(0, $1::bytea, 10)", &[filter.into()])
+                .unwrap()
+                .unwrap();
         let page: pb::EventPage = prost::Message::decode(page_bytes.as_slice()).unwrap();
         assert_eq!(page.events.len(), 1);
         assert_eq!(page.events[0].idx, idx);
@@ -229,6 +237,9 @@ mod tests {
     fn transitions_come_from_the_core_tables() {
         let n = count("select count(*) from bel.transitions()");
         assert_eq!(n as usize, bel_core::diagram::all_transitions().len());
-        assert_eq!(count("select count(*) from bel.transitions() where entity = 'partition' and from_state is null"), 1);
+        assert_eq!(
+            count("select count(*) from bel.transitions() where entity = 'partition' and from_state is null"),
+            1
+        );
     }
 }

@@ -24,7 +24,11 @@ const BUILD_REQUEST_COLUMNS: &str =
 const JOB_RUN_COLUMNS: &str = "job_run_id, build_request_id, job_label, status, target_partitions, exit_code, \
      message, first_idx, last_idx, created_at, updated_at";
 
-fn select<'c>(client: &SpiClient<'c>, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> pgrx::spi::SpiTupleTable<'c> {
+fn select<'c>(
+    client: &SpiClient<'c>,
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> pgrx::spi::SpiTupleTable<'c> {
     client.select(sql, None, args).unwrap_or_else(|e| internal(sql, e))
 }
 
@@ -33,10 +37,13 @@ fn select<'c>(client: &SpiClient<'c>, sql: &str, args: &[pgrx::datum::DatumWithO
 pub fn partition_status(patterns: Option<Vec<String>>) -> Vec<Partition> {
     Spi::connect(|client| {
         let Some(patterns) = patterns else {
-            let sql = format!("SELECT {PARTITION_COLUMNS} FROM bel.partition_state WHERE status IS NOT NULL ORDER BY partition_ref");
+            let sql = format!(
+                "SELECT {PARTITION_COLUMNS} FROM bel.partition_state WHERE status IS NOT NULL ORDER BY partition_ref"
+            );
             return select(client, &sql, &[]).filter_map(|r| partition_from_row(&r)).collect();
         };
-        let filter = CompiledFilter::new(&EventFilter { partition_patterns: patterns, ..Default::default() }).or_raise();
+        let filter =
+            CompiledFilter::new(&EventFilter { partition_patterns: patterns, ..Default::default() }).or_raise();
         let prefixes: BTreeSet<&str> =
             filter.partition_patterns.iter().map(|p| bel_core::filter::literal_prefix(p)).collect();
         let mut found: BTreeMap<String, Partition> = BTreeMap::new();
@@ -71,7 +78,9 @@ pub fn job_runs(build_request_id: Option<String>, job_label: Option<String>) -> 
                AND ($2::text IS NULL OR job_label = $2)
              ORDER BY first_idx"
         );
-        select(client, &sql, &[build_request_id.into(), job_label.into()]).filter_map(|r| job_run_from_row(&r)).collect()
+        select(client, &sql, &[build_request_id.into(), job_label.into()])
+            .filter_map(|r| job_run_from_row(&r))
+            .collect()
     })
 }
 
@@ -215,8 +224,7 @@ fn load_projections(client: &SpiClient<'_>) -> State {
 fn replay_log(client: &SpiClient<'_>) -> (State, i64) {
     let mut reducer = Reducer::new();
     let mut count = 0;
-    let mut cursor = client
-        .open_cursor("SELECT idx, payload FROM bel.events ORDER BY idx", &[]);
+    let mut cursor = client.open_cursor("SELECT idx, payload FROM bel.events ORDER BY idx", &[]);
     loop {
         let chunk = cursor.fetch(10_000).unwrap_or_else(|e| internal("reading the log", e));
         if chunk.is_empty() {
@@ -227,8 +235,10 @@ fn replay_log(client: &SpiClient<'_>) -> (State, i64) {
             let payload = get::<JsonB>(&row, 2).map(|j| j.0).unwrap_or_default();
             let applied = event::from_json_value(payload).and_then(|e| reducer.apply(idx, &e));
             if let Err(r) = applied {
-                raise(Rejection::new(r.class, format!("the stored event at idx {idx} does not replay: {}", r.message))
-                    .hint("the log was written by an incompatible version or edited outside bel"));
+                raise(
+                    Rejection::new(r.class, format!("the stored event at idx {idx} does not replay: {}", r.message))
+                        .hint("the log was written by an incompatible version or edited outside bel"),
+                );
             }
             count += 1;
         }
@@ -296,7 +306,7 @@ pub fn rebuild_projections() -> i64 {
         store::run(client, &st.insert_build_request_placeholders, &[as_vec(&all.build_requests).into()]);
         store::run(client, &st.insert_job_run_placeholders, &[as_vec(&all.job_runs).into()]);
         store::run(client, &st.insert_partition_placeholders, &[as_vec(&all.partitions).into()]);
-        store::write(client, store::EventRows::default(), Vec::new(), &state, &all);
+        store::write(client, store::EventRows::default(), Default::default(), &state, &all);
         count
     })
 }

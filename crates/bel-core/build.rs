@@ -14,12 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_bytes = descriptors.encode_to_vec();
     fs::write(out_dir.join("bel_descriptor.bin"), &descriptor_bytes)?;
 
-    prost_build::Config::new()
-        .prost_types_path("::pbjson_types")
-        .compile_fds(descriptors)?;
+    prost_build::Config::new().prost_types_path("::pbjson_types").compile_fds(descriptors)?;
 
-    pbjson_build::Builder::new()
-        .register_descriptors(&descriptor_bytes)?
-        .build(&[".bel.v1"])?;
+    pbjson_build::Builder::new().register_descriptors(&descriptor_bytes)?.build(&[".bel.v1"])?;
     Ok(())
 }

@@ -258,9 +258,8 @@ mod tests {
                 } else {
                     (visible.clone(), horizon.max(since), false)
                 };
-                let accepted = cursor
-                    .accept_page(page(&taken, next_idx, has_more, first_in_flight.unwrap_or(0)))
-                    .unwrap();
+                let accepted =
+                    cursor.accept_page(page(&taken, next_idx, has_more, first_in_flight.unwrap_or(0))).unwrap();
                 delivered.extend(idxs(&accepted));
                 match accepted.action {
                     FollowAction::FetchPage => continue,

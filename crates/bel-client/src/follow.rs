@@ -56,7 +56,10 @@ impl SubscribeOptions {
         }
         // Zero would turn waiting into a tight loop of queries.
         if self.poll_interval.as_millis() == 0 {
-            return Err(Error::Rejected(Rejection::new(ErrorClass::InvalidValue, "poll_interval must be at least 1 ms")));
+            return Err(Error::Rejected(Rejection::new(
+                ErrorClass::InvalidValue,
+                "poll_interval must be at least 1 ms",
+            )));
         }
         if self.append_wait_timeout.as_millis() == 0 {
             return Err(Error::Rejected(Rejection::new(
@@ -182,7 +185,8 @@ impl Follower {
             }
         };
         let result =
-            Self::wait_and_fetch(&mut connection, &mut self.cursor, self.next_action, &self.filter, &self.options).await;
+            Self::wait_and_fetch(&mut connection, &mut self.cursor, self.next_action, &self.filter, &self.options)
+                .await;
         match result {
             Ok((page, action)) => {
                 self.next_action = action;

@@ -106,7 +106,9 @@ impl PartitionWatch {
     pub(crate) fn apply(&mut self, event: &BuildEvent) {
         let (status, job_run_id, message) = match &event.payload {
             Some(Payload::Partition(p)) if p.partition_ref == self.partition_ref => {
-                let Ok(status) = PartitionStatus::try_from(p.status) else { return };
+                let Ok(status) = PartitionStatus::try_from(p.status) else {
+                    return;
+                };
                 (status, non_empty(&p.job_run_id), non_empty(&p.message))
             }
             Some(Payload::Invalidation(i)) if i.partition_ref == self.partition_ref => {
@@ -131,7 +133,9 @@ impl PartitionWatch {
 
     /// Once caught up: the row when AVAILABLE, an error when FAILED, `None` to keep waiting.
     pub(crate) fn verdict(&self) -> Result<Option<PartitionStatusRow>> {
-        let Some(change) = &self.latest else { return Ok(None) };
+        let Some(change) = &self.latest else {
+            return Ok(None);
+        };
         match change.status {
             PartitionStatus::PartitionAvailable => Ok(Some(PartitionStatusRow {
                 partition_ref: self.partition_ref.clone(),
@@ -163,7 +167,9 @@ fn timestamp_to_system_time(seconds: i64, nanos: i32) -> Option<SystemTime> {
     if seconds >= 0 {
         UNIX_EPOCH.checked_add(Duration::new(seconds.unsigned_abs(), nanos))
     } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(seconds.unsigned_abs()))?.checked_add(Duration::from_nanos(nanos.into()))
+        UNIX_EPOCH
+            .checked_sub(Duration::from_secs(seconds.unsigned_abs()))?
+            .checked_add(Duration::from_nanos(nanos.into()))
     }
 }
 
@@ -180,7 +186,9 @@ mod tests {
     fn partition(idx: i64, r: &str, status: &str) -> BuildEvent {
         event(
             idx,
-            &format!(r#"{{"buildRequestId":"b1","partition":{{"partitionRef":"{r}","status":"{status}","jobRunId":"j1","message":"m{idx}"}}}}"#),
+            &format!(
+                r#"{{"buildRequestId":"b1","partition":{{"partitionRef":"{r}","status":"{status}","jobRunId":"j1","message":"m{idx}"}}}}"#
+            ),
         )
     }
 
@@ -193,7 +201,10 @@ mod tests {
         watch.apply(&partition(3, "p", "PARTITION_AVAILABLE"));
         let row = watch.verdict().unwrap().unwrap();
         assert_eq!(row.status(), Some(PartitionStatus::PartitionAvailable));
-        assert_eq!((row.last_idx, row.build_request_id.as_deref(), row.job_run_id.as_deref()), (Some(3), Some("b1"), Some("j1")));
+        assert_eq!(
+            (row.last_idx, row.build_request_id.as_deref(), row.job_run_id.as_deref()),
+            (Some(3), Some("b1"), Some("j1"))
+        );
     }
 
     #[test]

@@ -91,9 +91,9 @@ pub async fn list_events_page(
         )
         .await?;
     let bytes: Option<Vec<u8>> = row.try_get(0)?;
-    let bytes = bytes.ok_or_else(|| Error::Decode { what: "bel.v1.EventPage", reason: "the server returned NULL".into() })?;
-    EventPage::decode(bytes.as_slice())
-        .map_err(|e| Error::Decode { what: "bel.v1.EventPage", reason: e.to_string() })
+    let bytes =
+        bytes.ok_or_else(|| Error::Decode { what: "bel.v1.EventPage", reason: "the server returned NULL".into() })?;
+    EventPage::decode(bytes.as_slice()).map_err(|e| Error::Decode { what: "bel.v1.EventPage", reason: e.to_string() })
 }
 
 fn page_limit_param(limit: i64) -> Result<i32> {
@@ -112,9 +112,7 @@ fn page_limit_param(limit: i64) -> Result<i32> {
 /// is capped at `i32::MAX` milliseconds.
 pub async fn wait_for_append(client: &impl GenericClient, idx: i64, timeout: Duration) -> Result<bool> {
     let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    let row = client
-        .query_one("select bel.wait_for_append($1::bigint, $2::int)", &[&idx, &timeout_ms])
-        .await?;
+    let row = client.query_one("select bel.wait_for_append($1::bigint, $2::int)", &[&idx, &timeout_ms]).await?;
     Ok(row.try_get::<_, Option<bool>>(0)?.unwrap_or(false))
 }
 

@@ -49,13 +49,14 @@ impl Lcg {
 /// two followers must each see exactly the committed events, once each, in idx order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn followers_see_every_committed_event_once_in_order() -> Result<(), Error> {
-    let Some(dsn) = test_dsn("followers_see_every_committed_event_once_in_order") else { return Ok(()) };
+    let Some(dsn) = test_dsn("followers_see_every_committed_event_once_in_order") else {
+        return Ok(());
+    };
     let run = run_id("follow");
     let filter = EventFilter { partition_patterns: vec![format!("bel-client-test/{run}/**")], ..Default::default() };
     let service = PgGraphService::connect(&dsn).await?;
     let options = SubscribeOptions { page_limit: 7, poll_interval: Duration::from_millis(200), ..Default::default() };
-    let followers: Vec<_> =
-        (0..2).map(|_| service.subscribe_with(filter.clone(), 0, options.clone())).collect();
+    let followers: Vec<_> = (0..2).map(|_| service.subscribe_with(filter.clone(), 0, options.clone())).collect();
 
     let mut writers = Vec::new();
     for writer in 0..4u64 {
@@ -68,7 +69,11 @@ async fn followers_see_every_committed_event_once_in_order() -> Result<(), Error
             let mut committed = Vec::new();
             for n in 0..30 {
                 let tx = client.transaction().await?;
-                let idx = sql::append(&tx, &received(&format!("{run}-w{writer}-{n}"), &format!("bel-client-test/{run}/w{writer}/{n}"))).await?;
+                let idx = sql::append(
+                    &tx,
+                    &received(&format!("{run}-w{writer}-{n}"), &format!("bel-client-test/{run}/w{writer}/{n}")),
+                )
+                .await?;
                 tokio::time::sleep(Duration::from_millis(random.next(15))).await;
                 if random.next(100) < 15 {
                     tx.rollback().await?;
@@ -108,7 +113,9 @@ async fn followers_see_every_committed_event_once_in_order() -> Result<(), Error
 /// wait_for_partition returns once the partition becomes AVAILABLE, appended while it waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_for_partition_sees_it_become_available() -> Result<(), Error> {
-    let Some(dsn) = test_dsn("wait_for_partition_sees_it_become_available") else { return Ok(()) };
+    let Some(dsn) = test_dsn("wait_for_partition_sees_it_become_available") else {
+        return Ok(());
+    };
     let run = run_id("wait");
     let build = format!("{run}-b");
     let partition = format!("bel-client-test/{run}/p");
@@ -154,7 +161,9 @@ async fn wait_for_partition_sees_it_become_available() -> Result<(), Error> {
 /// Server rejections keep SQLSTATE, message, DETAIL and HINT.
 #[tokio::test]
 async fn rejections_keep_sqlstate_detail_and_hint() -> Result<(), Error> {
-    let Some(dsn) = test_dsn("rejections_keep_sqlstate_detail_and_hint") else { return Ok(()) };
+    let Some(dsn) = test_dsn("rejections_keep_sqlstate_detail_and_hint") else {
+        return Ok(());
+    };
     let run = run_id("reject");
     let service = PgGraphService::connect(&dsn).await?;
     let bad = event(serde_json::json!({

@@ -149,8 +149,7 @@ mod tests {
             B::ALL.iter().filter(|s| d.is_terminal(**s)).map(|s| s.short_name()).collect()
         };
         assert_eq!(terminal(&BUILD_REQUEST), vec!["COMPLETED", "FAILED", "CANCELLED"]);
-        let jr: Vec<&str> =
-            J::ALL.iter().filter(|s| JOB_RUN.is_terminal(**s)).map(|s| s.short_name()).collect();
+        let jr: Vec<&str> = J::ALL.iter().filter(|s| JOB_RUN.is_terminal(**s)).map(|s| s.short_name()).collect();
         assert_eq!(jr, vec!["COMPLETED", "FAILED", "CANCELLED", "SKIPPED"]);
         // A partition always has a way forward (FAILED and INVALIDATED can be requested again).
         assert!(P::ALL.iter().all(|s| !PARTITION.is_terminal(*s)));
@@ -158,10 +157,7 @@ mod tests {
 
     #[test]
     fn next_states_of_building_partition() {
-        assert_eq!(
-            PARTITION.next_states(Some(P::PartitionBuilding)),
-            vec![P::PartitionAvailable, P::PartitionFailed]
-        );
+        assert_eq!(PARTITION.next_states(Some(P::PartitionBuilding)), vec![P::PartitionAvailable, P::PartitionFailed]);
         assert_eq!(PARTITION.next_states(None), vec![P::PartitionRequested]);
     }
 

@@ -1,9 +1,7 @@
 //! Decoding events (proto3 JSON or binary protobuf), checking their shape before any
 //! state is consulted, and the facts about an event that indexes and filters use.
 use crate::error::{invalid, ErrorClass, Rejection};
-use crate::pb::{
-    build_event::Payload, BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus,
-};
+use crate::pb::{build_event::Payload, BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus};
 
 /// Largest accepted event, encoded (JSON text or protobuf bytes).
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
@@ -101,9 +99,8 @@ pub fn check_shape(event: &BuildEvent) -> Result<(), Rejection> {
     }
     check_text("eventId", &event.event_id, false, MAX_KEY_BYTES)?;
     let Some(payload) = &event.payload else {
-        return Err(invalid("event has no payload").hint(
-            "set exactly one of buildRequest, partition, jobRun, delegation, invalidation",
-        ));
+        return Err(invalid("event has no payload")
+            .hint("set exactly one of buildRequest, partition, jobRun, delegation, invalidation"));
     };
     let is_invalidation = matches!(payload, Payload::Invalidation(_));
     check_text("buildRequestId", &event.build_request_id, !is_invalidation, MAX_KEY_BYTES)?;
@@ -128,12 +125,7 @@ pub fn check_shape(event: &BuildEvent) -> Result<(), Rejection> {
         }
         Payload::Delegation(d) => {
             check_text("delegation.partitionRef", &d.partition_ref, true, MAX_KEY_BYTES)?;
-            check_text(
-                "delegation.delegatedToBuildRequestId",
-                &d.delegated_to_build_request_id,
-                false,
-                MAX_KEY_BYTES,
-            )?;
+            check_text("delegation.delegatedToBuildRequestId", &d.delegated_to_build_request_id, false, MAX_KEY_BYTES)?;
             check_text("delegation.message", &d.message, false, MAX_MESSAGE_BYTES)?;
         }
         Payload::Invalidation(i) => {
@@ -153,9 +145,9 @@ fn known_enum<E: Copy>(
         return Err(invalid(format!("{field} is missing or *_UNSPECIFIED"))
             .hint("name the status explicitly, e.g. \"PARTITION_BUILDING\""));
     }
-    parse(value).map(|_| ()).map_err(|_| {
-        Rejection::new(ErrorClass::Malformed, format!("{field} has unknown enum value {value}"))
-    })
+    parse(value)
+        .map(|_| ())
+        .map_err(|_| Rejection::new(ErrorClass::Malformed, format!("{field} has unknown enum value {value}")))
 }
 
 fn check_text(field: &str, value: &str, required: bool, max: usize) -> Result<(), Rejection> {
@@ -240,7 +232,10 @@ mod tests {
 
     #[test]
     fn parses_camel_case_and_original_names() {
-        let a = from_json(r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#).unwrap();
+        let a = from_json(
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#,
+        )
+        .unwrap();
         let b = from_json(r#"{"build_request_id":"b1","build_request":{"status":"BUILD_REQUEST_RECEIVED","requested_partitions":["p"]}}"#).unwrap();
         assert_eq!(a, b);
         check_shape(&a).unwrap();
@@ -252,7 +247,8 @@ mod tests {
     fn refuses_unknown_fields_and_enum_names() {
         let e = from_json(r#"{"buildRequestId":"b1","bogus":1}"#).unwrap_err();
         assert_eq!(e.class, ErrorClass::Malformed);
-        let e = from_json(r#"{"buildRequestId":"b1","partition":{"partitionRef":"p","status":"PARTITION_SHINY"}}"#).unwrap_err();
+        let e = from_json(r#"{"buildRequestId":"b1","partition":{"partitionRef":"p","status":"PARTITION_SHINY"}}"#)
+            .unwrap_err();
         assert_eq!(e.class, ErrorClass::Malformed);
         assert_eq!(from_json("not json").unwrap_err().class, ErrorClass::Malformed);
         assert_eq!(from_json("[]").unwrap_err().class, ErrorClass::Malformed);
@@ -262,14 +258,26 @@ mod tests {
     fn shape_errors() {
         let cases = [
             (r#"{"buildRequestId":"b1"}"#, "no payload"),
-            (r#"{"idx":"5","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "idx is assigned"),
+            (
+                r#"{"idx":"5","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#,
+                "idx is assigned",
+            ),
             (r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_STATUS_UNSPECIFIED"}}"#, "UNSPECIFIED"),
             (r#"{"buildRequestId":"b1","buildRequest":{"requestedPartitions":["p"]}}"#, "UNSPECIFIED"),
-            (r#"{"buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "buildRequestId is required"),
+            (
+                r#"{"buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#,
+                "buildRequestId is required",
+            ),
             (r#"{"buildRequestId":"b1","partition":{"status":"PARTITION_REQUESTED"}}"#, "partitionRef is required"),
             (r#"{"buildRequestId":"b1","jobRun":{"status":"JOB_RUN_SCHEDULED"}}"#, "jobRunId is required"),
-            (r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p","p"]}}"#, "twice"),
-            (r#"{"buildRequestId":"b\u0001","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#, "control"),
+            (
+                r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p","p"]}}"#,
+                "twice",
+            ),
+            (
+                r#"{"buildRequestId":"b\u0001","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#,
+                "control",
+            ),
         ];
         for (json, expect) in cases {
             let event = from_json(json).unwrap();
@@ -347,11 +355,15 @@ mod retry_tests {
 
     #[test]
     fn retry_matches_with_log_filled_fields() {
-        let sent = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_RUNNING"}}"#).unwrap();
+        let sent =
+            from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_RUNNING"}}"#)
+                .unwrap();
         let mut stored = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","jobLabel":"etl","status":"JOB_RUN_RUNNING","targetPartitions":["p"]}}"#).unwrap();
         set_timestamp_if_absent(&mut stored, 1_700_000_000_123_456);
         assert!(is_retry_of(&sent, &stored));
-        let different = from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_FAILED"}}"#).unwrap();
+        let different =
+            from_json(r#"{"eventId":"e1","buildRequestId":"b","jobRun":{"jobRunId":"j","status":"JOB_RUN_FAILED"}}"#)
+                .unwrap();
         assert!(!is_retry_of(&different, &stored));
         let ts = stored.timestamp.unwrap();
         assert_eq!((ts.seconds, ts.nanos), (1_700_000_000, 123_456_000));

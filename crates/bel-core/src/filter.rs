@@ -29,9 +29,8 @@ impl CompiledFilter {
     /// Parses proto3 JSON (`{"partitionPatterns":["data/users/*"]}`); unknown fields are refused.
     pub fn from_json(text: &str) -> Result<Self, Rejection> {
         let filter: EventFilter = serde_json::from_str(text).map_err(|e| {
-            Rejection::new(ErrorClass::Malformed, format!("malformed EventFilter JSON: {e}")).hint(
-                "fields: partitionRefs, partitionPatterns, jobLabels, jobRunIds (arrays of strings)",
-            )
+            Rejection::new(ErrorClass::Malformed, format!("malformed EventFilter JSON: {e}"))
+                .hint("fields: partitionRefs, partitionPatterns, jobLabels, jobRunIds (arrays of strings)")
         })?;
         Self::new(&filter)
     }
@@ -46,7 +45,10 @@ impl CompiledFilter {
             if values.len() > MAX_FILTER_VALUES {
                 return Err(Rejection::new(
                     ErrorClass::TooLarge,
-                    format!("filter field {field} has {} values; at most {MAX_FILTER_VALUES} are accepted", values.len()),
+                    format!(
+                        "filter field {field} has {} values; at most {MAX_FILTER_VALUES} are accepted",
+                        values.len()
+                    ),
                 ));
             }
             if let Some(v) = values.iter().find(|v| v.is_empty() || v.len() > MAX_KEY_BYTES) {
@@ -60,9 +62,7 @@ impl CompiledFilter {
         for pattern in &filter.partition_patterns {
             builder.add(compile_glob(pattern)?);
         }
-        let globs = builder
-            .build()
-            .map_err(|e| invalid(format!("invalid partition patterns: {e}")))?;
+        let globs = builder.build().map_err(|e| invalid(format!("invalid partition patterns: {e}")))?;
         Ok(CompiledFilter {
             partition_refs: filter.partition_refs.iter().cloned().collect(),
             partition_patterns: filter.partition_patterns.clone(),
@@ -95,14 +95,10 @@ impl CompiledFilter {
 
 /// Compiles one partition glob with bel's semantics.
 pub fn compile_glob(pattern: &str) -> Result<globset::Glob, Rejection> {
-    GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| {
-            invalid(format!("invalid partition pattern {pattern:?}: {}", e.kind()))
-                .hint("globs: * and ? within a segment, ** across segments, [a-z] classes, {a,b}, \\ escapes")
-        })
+    GlobBuilder::new(pattern).literal_separator(true).backslash_escape(true).build().map_err(|e| {
+        invalid(format!("invalid partition pattern {pattern:?}: {}", e.kind()))
+            .hint("globs: * and ? within a segment, ** across segments, [a-z] classes, {a,b}, \\ escapes")
+    })
 }
 
 /// The literal text every match of `pattern` starts with (up to the first metacharacter),
@@ -163,7 +159,10 @@ mod tests {
 
     #[test]
     fn bad_filters() {
-        assert_eq!(CompiledFilter::from_json(r#"{"partitionPatterns":["data/[a"]}"#).unwrap_err().class, ErrorClass::InvalidValue);
+        assert_eq!(
+            CompiledFilter::from_json(r#"{"partitionPatterns":["data/[a"]}"#).unwrap_err().class,
+            ErrorClass::InvalidValue
+        );
         assert_eq!(CompiledFilter::from_json(r#"{"bogus":[]}"#).unwrap_err().class, ErrorClass::Malformed);
         assert_eq!(CompiledFilter::from_json(r#"{"partitionRefs":"x"}"#).unwrap_err().class, ErrorClass::Malformed);
         assert_eq!(CompiledFilter::from_json(r#"{"partitionRefs":[""]}"#).unwrap_err().class, ErrorClass::InvalidValue);

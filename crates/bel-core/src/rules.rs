@@ -5,8 +5,8 @@ use crate::diagram::{Diagram, BUILD_REQUEST, JOB_RUN, PARTITION};
 use crate::error::{invalid, ErrorClass, Rejection};
 use crate::event::check_shape;
 use crate::pb::{
-    build_event::Payload, BuildEvent, BuildRequestStatus as B, DelegationEvent, JobRunEvent,
-    JobRunStatus as J, PartitionEvent, PartitionStatus as P,
+    build_event::Payload, BuildEvent, BuildRequestStatus as B, DelegationEvent, JobRunEvent, JobRunStatus as J,
+    PartitionEvent, PartitionStatus as P,
 };
 use crate::state::{BuildRequest, Changed, JobRun, Micros, Partition, State};
 use crate::status::{join_short, Status};
@@ -179,11 +179,8 @@ fn transition_error<S: Status>(
 /// The build an event belongs to must exist and not be terminal.
 fn active_build<'a>(state: &'a State, build_id: &str) -> Result<&'a BuildRequest, Rejection> {
     let Some(br) = state.build_requests.get(build_id) else {
-        return Err(Rejection::new(
-            ErrorClass::UnknownReference,
-            format!("build request {build_id:?} does not exist"),
-        )
-        .hint("append its BUILD_REQUEST_RECEIVED event first"));
+        return Err(Rejection::new(ErrorClass::UnknownReference, format!("build request {build_id:?} does not exist"))
+            .hint("append its BUILD_REQUEST_RECEIVED event first"));
     };
     if BUILD_REQUEST.is_terminal(br.status) {
         return Err(Rejection::new(
@@ -298,10 +295,7 @@ fn check_producing_job_run(state: &State, what: &str, p: &PartitionEvent) -> Res
             .hint("name the RUNNING job run that built (or failed to build) the partition"));
     }
     let Some(run) = state.job_runs.get(&p.job_run_id) else {
-        return Err(Rejection::new(
-            ErrorClass::UnknownReference,
-            format!("job run {:?} does not exist", p.job_run_id),
-        ));
+        return Err(Rejection::new(ErrorClass::UnknownReference, format!("job run {:?} does not exist", p.job_run_id)));
     };
     if run.status != J::JobRunRunning {
         return Err(Rejection::new(

@@ -472,7 +472,9 @@ impl Sim {
                     }
                     continue 'collect;
                 }
-                let Some(mut event) = self.event_for(action) else { continue };
+                let Some(mut event) = self.event_for(action) else {
+                    continue;
+                };
                 match prepare(&self.state, &mut event) {
                     Ok(()) => return Some(event),
                     Err(_) => self.stats.rejected_candidates += 1,

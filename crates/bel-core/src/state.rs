@@ -110,7 +110,9 @@ impl TouchedKeys {
     pub fn add_completion_partitions(&mut self, events: &[BuildEvent], state: &State) {
         let mut requested_in_batch: BTreeMap<&str, &[String]> = BTreeMap::new();
         for event in events {
-            let Some(Payload::BuildRequest(b)) = &event.payload else { continue };
+            let Some(Payload::BuildRequest(b)) = &event.payload else {
+                continue;
+            };
             if b.status == BuildRequestStatus::BuildRequestReceived as i32 {
                 requested_in_batch.insert(&event.build_request_id, &b.requested_partitions);
             } else if b.status == BuildRequestStatus::BuildRequestCompleted as i32 {

@@ -224,7 +224,10 @@ async fn the_psql_calls_of_the_spec_resolve_and_the_binary_twin_agrees() {
         .get(0);
     let binary: bel_core::pb::EventPage = prost::Message::decode(binary.as_slice()).unwrap();
     let json = page(&c, 0, r#"{"partitionPatterns":["data/users/*"]}"#, 5).await.unwrap();
-    assert_eq!(binary.events.iter().map(|e| e.idx).collect::<Vec<_>>(), json.events.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+    assert_eq!(
+        binary.events.iter().map(|e| e.idx).collect::<Vec<_>>(),
+        json.events.iter().map(|(i, _)| *i).collect::<Vec<_>>()
+    );
     assert_eq!((binary.next_idx, binary.has_more), (json.next_idx, json.has_more));
     assert_eq!(binary.events[0].build_request_id, "b1");
 }

@@ -15,12 +15,8 @@ use support::*;
 const WRITERS: usize = 8;
 const WRITE_FOR: Duration = Duration::from_secs(20);
 const DRAIN_WITHIN: Duration = Duration::from_secs(40);
-const FILTERS: [&str; 4] = [
-    "{}",
-    "{}",
-    r#"{"partitionPatterns":["w1/**"]}"#,
-    r#"{"partitionPatterns":["w*/data/users/*"]}"#,
-];
+const FILTERS: [&str; 4] =
+    ["{}", "{}", r#"{"partitionPatterns":["w1/**"]}"#, r#"{"partitionPatterns":["w*/data/users/*"]}"#];
 
 /// Events of writer `w`'s builds, one after the other (namespaced, so writers never conflict).
 struct Script {
@@ -148,11 +144,7 @@ async fn follower(dsn: String, filter: &'static str, writers_done: Arc<AtomicBoo
             let target = match final_idx {
                 Some(t) => t,
                 None => {
-                    let t: i64 = c
-                        .query_one("SELECT last_value FROM bel.events_idx_seq", &[])
-                        .await
-                        .unwrap()
-                        .get(0);
+                    let t: i64 = c.query_one("SELECT last_value FROM bel.events_idx_seq", &[]).await.unwrap().get(0);
                     final_idx = Some(t);
                     t
                 }
@@ -165,11 +157,8 @@ async fn follower(dsn: String, filter: &'static str, writers_done: Arc<AtomicBoo
         }
         let waited = Instant::now();
         if p.in_flight_idx != 0 {
-            let _: bool = c
-                .query_one("SELECT bel.wait_for_append($1, 1000)", &[&p.in_flight_idx])
-                .await
-                .unwrap()
-                .get(0);
+            let _: bool =
+                c.query_one("SELECT bel.wait_for_append($1, 1000)", &[&p.in_flight_idx]).await.unwrap().get(0);
         } else {
             let _ = tokio::time::timeout(Duration::from_millis(50), wakeups.recv()).await;
         }
@@ -188,10 +177,8 @@ async fn followers_see_exactly_the_committed_events_under_concurrent_writers() {
     idle.batch_execute("BEGIN; SELECT 1;").await.unwrap();
 
     let writers_done = Arc::new(AtomicBool::new(false));
-    let followers: Vec<_> = FILTERS
-        .iter()
-        .map(|f| tokio::spawn(follower(dsn.clone(), f, writers_done.clone())))
-        .collect();
+    let followers: Vec<_> =
+        FILTERS.iter().map(|f| tokio::spawn(follower(dsn.clone(), f, writers_done.clone()))).collect();
     let writers: Vec<_> = (0..WRITERS).map(|w| tokio::spawn(writer(dsn.clone(), w, deadline))).collect();
     let rollbacks = tokio::spawn(rollback_loop(dsn.clone(), deadline));
 

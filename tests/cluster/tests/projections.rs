@@ -8,7 +8,11 @@ use bel_core::status::Status;
 use support::*;
 use tokio_postgres::Client;
 
-async fn append_event(c: &Client, event: &bel_core::pb::BuildEvent, binary: bool) -> Result<i64, tokio_postgres::Error> {
+async fn append_event(
+    c: &Client,
+    event: &bel_core::pb::BuildEvent,
+    binary: bool,
+) -> Result<i64, tokio_postgres::Error> {
     if binary {
         let bytes = prost::Message::encode_to_vec(event);
         c.query_one("SELECT bel.bel_append($1::bytea)", &[&bytes]).await.map(|r| r.get(0))
@@ -49,7 +53,10 @@ async fn run_history(c: &Client, seed: u64, binary: bool) -> (Sim, usize) {
 
 async fn assert_projections_equal_sim(c: &Client, sim: &Sim) {
     let state = sim.state();
-    let rows = c.query("SELECT partition_ref, status, build_request_id, job_run_id, last_idx FROM bel.partition_status()", &[]).await.unwrap();
+    let rows = c
+        .query("SELECT partition_ref, status, build_request_id, job_run_id, last_idx FROM bel.partition_status()", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), state.partitions.len());
     for r in rows {
         let p = &state.partitions[&r.get::<_, String>(0)];

@@ -31,10 +31,7 @@ async fn second_requester_waits_then_is_told_to_delegate_to_the_owner() {
     let e = pending.await.unwrap().expect_err("the second request loses");
     assert_eq!(sqlstate(&e), "23514", "{e}");
     assert!(hint(&e).contains("b1"), "hint names the owner: {}", hint(&e));
-    assert_eq!(
-        count(&setup, "SELECT count(*) FROM bel.events WHERE event_type = 'partition'").await,
-        1
-    );
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.events WHERE event_type = 'partition'").await, 1);
 }
 
 #[tokio::test]
@@ -100,9 +97,8 @@ async fn overlapping_appends_from_eight_connections_never_deadlock() {
                             assert_ne!(code, "40P01", "deadlock: {e}");
                             assert!(code == "23514" || code == "55000", "unexpected refusal {code}: {e}");
                             if code == "23514" {
-                                let d = format!(
-                                    r#"{{"buildRequestId":"{build}","delegation":{{"partitionRef":"{p}"}}}}"#
-                                );
+                                let d =
+                                    format!(r#"{{"buildRequestId":"{build}","delegation":{{"partitionRef":"{p}"}}}}"#);
                                 if let Err(e) = append(&c, &d).await {
                                     assert_ne!(sqlstate(&e), "40P01", "deadlock: {e}");
                                 }

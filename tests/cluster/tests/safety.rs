@@ -53,12 +53,26 @@ async fn writer_appends_and_reads_reader_only_reads_public_has_nothing() {
     assert_eq!(count(&reader, "SELECT count(*) FROM bel.events").await, 1);
     let e = append(&reader, &build_event("b2", "RECEIVED", &["data/p"])).await.expect_err("reader must not append");
     assert_eq!(sqlstate(&e), "42501", "{e}");
-    let e = reader.batch_execute("INSERT INTO bel.events (idx, event_type, schema_version, payload) VALUES (999, 'partition', 1, '{}')").await.expect_err("no direct insert");
+    let e = reader
+        .batch_execute(
+            "INSERT INTO bel.events (idx, event_type, schema_version, payload) VALUES (999, 'partition', 1, '{}')",
+        )
+        .await
+        .expect_err("no direct insert");
     assert_eq!(sqlstate(&e), "42501");
-    let e = writer.batch_execute("INSERT INTO bel.events (idx, event_type, schema_version, payload) VALUES (999, 'partition', 1, '{}')").await.expect_err("writer cannot bypass validation");
+    let e = writer
+        .batch_execute(
+            "INSERT INTO bel.events (idx, event_type, schema_version, payload) VALUES (999, 'partition', 1, '{}')",
+        )
+        .await
+        .expect_err("writer cannot bypass validation");
     assert_eq!(sqlstate(&e), "42501");
 
-    for sql in ["SELECT count(*) FROM bel.list_events(0)", "SELECT bel.bel_append('{}'::jsonb)", "SELECT count(*) FROM bel.events"] {
+    for sql in [
+        "SELECT count(*) FROM bel.list_events(0)",
+        "SELECT bel.bel_append('{}'::jsonb)",
+        "SELECT count(*) FROM bel.events",
+    ] {
         let e = nobody.query(sql, &[]).await.expect_err(sql);
         assert_eq!(sqlstate(&e), "42501", "{sql}: {e}");
     }

@@ -31,21 +31,44 @@ async fn bad_input_is_refused_with_its_sqlstate_and_writes_nothing() {
         r#"{{"buildRequestId":"b2","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p2"],"message":"{}"}}}}"#,
         "x".repeat(1 << 20)
     );
-    let long_id = format!(r#"{{"buildRequestId":"{}","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}}}"#, "b".repeat(2000));
+    let long_id = format!(
+        r#"{{"buildRequestId":"{}","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}}}"#,
+        "b".repeat(2000)
+    );
     let cases: Vec<(&str, String, &str)> = vec![
         ("not json", "{not json".into(), "22P02"),
         ("a JSON array", "[]".into(), "22P02"),
         ("unknown field", r#"{"buildRequestId":"b1","bogus":1}"#.into(), "22P02"),
         ("unknown event kind", r#"{"buildRequestId":"b1","rebuild":{}}"#.into(), "22P02"),
-        ("unknown enum name", r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_SHINY"}}"#.into(), "22P02"),
-        ("UNSPECIFIED enum", r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_STATUS_UNSPECIFIED"}}"#.into(), "22023"),
+        (
+            "unknown enum name",
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_SHINY"}}"#.into(),
+            "22P02",
+        ),
+        (
+            "UNSPECIFIED enum",
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_STATUS_UNSPECIFIED"}}"#.into(),
+            "22023",
+        ),
         ("missing status", r#"{"buildRequestId":"b1","buildRequest":{}}"#.into(), "22023"),
         ("no payload", r#"{"buildRequestId":"b1"}"#.into(), "22023"),
         ("missing build id", r#"{"buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}"#.into(), "22023"),
-        ("missing partition ref", r#"{"buildRequestId":"b1","partition":{"status":"PARTITION_REQUESTED"}}"#.into(), "22023"),
+        (
+            "missing partition ref",
+            r#"{"buildRequestId":"b1","partition":{"status":"PARTITION_REQUESTED"}}"#.into(),
+            "22023",
+        ),
         ("missing job run id", r#"{"buildRequestId":"b1","jobRun":{"status":"JOB_RUN_SCHEDULED"}}"#.into(), "22023"),
-        ("idx set", r#"{"idx":"7","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}"#.into(), "22023"),
-        ("no requested partitions", r#"{"buildRequestId":"b3","buildRequest":{"status":"BUILD_REQUEST_RECEIVED"}}"#.into(), "22023"),
+        (
+            "idx set",
+            r#"{"idx":"7","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}"#.into(),
+            "22023",
+        ),
+        (
+            "no requested partitions",
+            r#"{"buildRequestId":"b3","buildRequest":{"status":"BUILD_REQUEST_RECEIVED"}}"#.into(),
+            "22023",
+        ),
         ("oversized payload", huge, "54000"),
         ("oversized id", long_id, "54000"),
         ("unknown build", build_event("nope", "PLANNING", &[]), "55000"),
@@ -82,10 +105,8 @@ async fn binary_protobuf_append_is_the_same_event() {
 async fn a_batch_is_all_or_nothing() {
     let dsn = fresh_db("batch").await;
     let c = connect(&dsn).await;
-    let good: Vec<serde_json::Value> = full_build("b1", "data/p", "j1", "etl")
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let good: Vec<serde_json::Value> =
+        full_build("b1", "data/p", "j1", "etl").iter().map(|e| serde_json::from_str(e).unwrap()).collect();
     let mut bad = good.clone();
     bad.insert(5, serde_json::from_str(&build_event("b1", "COMPLETED", &[])).unwrap());
     let e = c
@@ -122,10 +143,7 @@ async fn retried_event_ids_return_the_first_idx_and_write_nothing() {
     assert_eq!(append(&c, e2).await.unwrap(), second, "retried after the state moved on");
     assert_eq!(count(&c, "SELECT count(*) FROM bel.events").await, 2);
     // In a batch, retried events return their idx too.
-    let rows = c
-        .query("SELECT bel.bel_append_batch($1::text::jsonb)", &[&format!("[{e1},{e2}]")])
-        .await
-        .unwrap();
+    let rows = c.query("SELECT bel.bel_append_batch($1::text::jsonb)", &[&format!("[{e1},{e2}]")]).await.unwrap();
     let idxs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(idxs, vec![first, second]);
     // Same eventId, different event: refused.

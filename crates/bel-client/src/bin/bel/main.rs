@@ -181,7 +181,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 /// Streams events forever. A lost connection is retried with exponential backoff
 /// (1 s up to 30 s) from the subscription's resume point, so nothing is printed twice
 /// or skipped; any other error ends the command.
-async fn follow(config: Config, filter: bel_client::EventFilter, since: i64, options: SubscribeOptions) -> Result<(), Failure> {
+async fn follow(
+    config: Config,
+    filter: bel_client::EventFilter,
+    since: i64,
+    options: SubscribeOptions,
+) -> Result<(), Failure> {
     const FIRST_BACKOFF: Duration = Duration::from_secs(1);
     const MAX_BACKOFF: Duration = Duration::from_secs(30);
     let mut resume_from = since;
@@ -198,11 +203,7 @@ async fn follow(config: Config, filter: bel_client::EventFilter, since: i64, opt
                     backoff = FIRST_BACKOFF;
                 }
                 Err(error) if error.is_connection_lost() => {
-                    eprintln!(
-                        "bel: {error}; reconnecting in {}s from idx {}",
-                        backoff.as_secs(),
-                        events.resume_idx()
-                    );
+                    eprintln!("bel: {error}; reconnecting in {}s from idx {}", backoff.as_secs(), events.resume_idx());
                     break;
                 }
                 Err(error) => return Err(error.into()),
