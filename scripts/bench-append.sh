@@ -14,12 +14,13 @@
 #          ("idx > cursor order by idx limit 1000"), polling every 2 ms when caught up
 #   bel+f  bel again, while a follower pages through the log with
 #          bel.list_events_page(cursor, '{}', 1000), polling the same way
-# and prints tps, average latency and the ratios bel/(a), bel/(b), and bel+f/(b)+f (the
-# cost of following bel with the no-loss cursor, against following a plain table, on the
-# same cores).
+# in BENCH_ROUNDS interleaved rounds, and prints median tps, average latency and the ratios
+# bel/(a), bel/(b), and bel+f/(b)+f (the cost of following bel with the no-loss cursor,
+# against following a plain table, on the same cores).
 #
 # Environment (defaults):
-#   BENCH_SECONDS=15        duration of each pgbench run (BENCH_SECONDS=3 for a smoke run)
+#   BENCH_SECONDS=10        duration of each pgbench run (BENCH_SECONDS=3 for a smoke run)
+#   BENCH_ROUNDS=3          interleaved rounds of all workloads; medians are reported
 #   BENCH_CLIENTS="1 8"     client counts
 #   BENCH_FOLLOWER=1        also run bel with a follower (0: skip)
 #   BENCH_POLL_MS=2         the follower's sleep when it is caught up
@@ -30,7 +31,8 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SECONDS_PER_RUN="${BENCH_SECONDS:-15}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8}"
 FOLLOWER="${BENCH_FOLLOWER:-1}"
 POLL_MS="${BENCH_POLL_MS:-2}"
@@ -45,6 +47,7 @@ log() { bel_log bench "$*"; }
 die() { bel_die bench "$*"; }
 if ! [[ "$SECONDS_PER_RUN" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_SECONDS must be a positive integer"; fi
 if ! [[ "$POLL_MS" =~ ^[0-9]+$ ]]; then die "BENCH_POLL_MS must be an integer"; fi
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_ROUNDS must be a positive integer"; fi
 
 psql_db() { bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
@@ -183,15 +186,19 @@ write_follower "$WORK/follower-plain.sql" bench.plain_events \
      from (select idx, payload from bench.plain_events where idx > cur order by idx limit 1000) p;"
 
 # --- runs ---------------------------------------------------------------------------------
+# Rounds interleave the workloads (a, b, bel, (b)+f, bel+f; a, b, ...): the disk of a VM
+# drifts over minutes, and a ratio of two runs minutes apart measures the drift. Reported:
+# the median tps over rounds, and the median of the per-round ratios.
 declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=()
 declare -a FOLLOWER_NOTES=()
+CURRENT_ROUND=0
 
 # run_pgbench LABEL SCRIPT CLIENTS: appends one result row
 run_pgbench() {
   local label="$1" script="$2" clients="$3" out threads=2 tps lat failed
   [ "$clients" -ge 2 ] || threads=1
   psql_db -c checkpoint
-  log "pgbench $label: $clients client(s), $SECONDS_PER_RUN s"
+  log "round $CURRENT_ROUND/$ROUNDS: pgbench $label, $clients client(s), $SECONDS_PER_RUN s"
   out="$WORK/pgbench-$label-$clients.out"
   if ! PGHOST="$BEL_PG_ROOT/sock" PGPORT="$BEL_PG_PORT" PGUSER=postgres \
     "$PGBENCH" -n -M prepared -T "$SECONDS_PER_RUN" -c "$clients" -j "$threads" \
@@ -214,14 +221,15 @@ run_pgbench() {
 
 # run_with_follower LABEL SCRIPT FOLLOWER_SCRIPT TABLE CLIENTS: a pgbench run while a follower reads TABLE
 run_with_follower() {
-  local label="$1" script="$2" follower="$3" table="$4" clients="$5" i row
+  local label="$1" script="$2" follower="$3" table="$4" clients="$5" tag i row
+  tag="$label/$clients/$CURRENT_ROUND"
   psql_db -c "update bench.control set stop = false"
-  bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v label="$label/$clients" \
-    -f "$WORK/$follower" >"$WORK/follower-$label-$clients.out" 2>&1 &
+  bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v label="$tag" \
+    -f "$WORK/$follower" >"$WORK/follower.out" 2>&1 &
   FOLLOWER_PID=$!
   for i in $(seq 1 100); do
     [ "$(psql_db -At -c "select count(*) from pg_stat_activity where application_name = '$FOLLOWER_APP'")" = 1 ] && break
-    kill -0 "$FOLLOWER_PID" 2>/dev/null || { cat "$WORK/follower-$label-$clients.out" >&2; die "the follower exited early"; }
+    kill -0 "$FOLLOWER_PID" 2>/dev/null || { cat "$WORK/follower.out" >&2; die "the follower exited early"; }
     sleep 0.05
     [ "$i" -lt 100 ] || die "the follower did not start"
   done
@@ -237,42 +245,52 @@ run_with_follower() {
   fi
   if ! wait "$FOLLOWER_PID"; then
     FOLLOWER_PID=""
-    cat "$WORK/follower-$label-$clients.out" >&2
+    cat "$WORK/follower.out" >&2
     die "the follower failed"
   fi
   FOLLOWER_PID=""
   row="$(psql_db -At -F ' ' -c "
     select f.polls, round(f.polls / nullif(f.secs, 0)), f.events,
            (select count(*) from $table e where e.idx > f.start_cursor), round(f.secs, 1)
-    from bench.follower_runs f where f.label = '$label/$clients'")"
+    from bench.follower_runs f where f.label = '$tag'")"
   [ -n "$row" ] || die "the follower recorded no result"
   local polls pps got appended secs
   read -r polls pps got appended secs <<<"$row"
-  FOLLOWER_NOTES+=("$label follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended rows appended meanwhile (missed: $((appended - got)))")
+  FOLLOWER_NOTES+=("round $CURRENT_ROUND, $label follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended rows appended meanwhile (missed: $((appended - got)))")
 }
 
-log "runs: clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER"
-for c in "${CLIENTS[@]}"; do
-  run_pgbench "(a)" a.sql "$c"
-  run_pgbench "(b)" b.sql "$c"
-  run_pgbench "bel" bel.sql "$c"
-  if [ "$FOLLOWER" = 1 ]; then
-    run_with_follower "(b)+f" b.sql follower-plain.sql bench.plain_events "$c"
-    run_with_follower "bel+f" bel.sql follower-bel.sql bel.events "$c"
-  fi
+log "runs: $ROUNDS round(s), clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER"
+for CURRENT_ROUND in $(seq 1 "$ROUNDS"); do
+  for c in "${CLIENTS[@]}"; do
+    run_pgbench "(a)" a.sql "$c"
+    run_pgbench "(b)" b.sql "$c"
+    run_pgbench "bel" bel.sql "$c"
+    if [ "$FOLLOWER" = 1 ]; then
+      run_with_follower "(b)+f" b.sql follower-plain.sql bench.plain_events "$c"
+      run_with_follower "bel+f" bel.sql follower-bel.sql bel.events "$c"
+    fi
+  done
 done
 
 # --- report -------------------------------------------------------------------------------
-tps_of() { # tps_of WORKLOAD CLIENTS
-  local i
+# values_of FIELD WORKLOAD CLIENTS: the field (tps or lat) of every round, one per line, in round order
+values_of() {
+  local field="$1" i
   for i in "${!R_WORKLOAD[@]}"; do
-    if [ "${R_WORKLOAD[$i]}" = "$1" ] && [ "${R_CLIENTS[$i]}" = "$2" ]; then
-      echo "${R_TPS[$i]}"
-      return
+    if [ "${R_WORKLOAD[$i]}" = "$2" ] && [ "${R_CLIENTS[$i]}" = "$3" ]; then
+      case "$field" in
+        tps) echo "${R_TPS[$i]}" ;;
+        lat) echo "${R_LAT[$i]}" ;;
+      esac
     fi
   done
 }
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2fx", x / y; else printf "-" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# ratio_median X Y CLIENTS: the median over rounds of tps(X)/tps(Y), both from the same round
+ratio_median() {
+  paste <(values_of tps "$1" "$3") <(values_of tps "$2" "$3") |
+    awk '$2 > 0 { print $1 / $2 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
+}
 describe() {
   case "$1" in
     "(a)") echo "(a) plain INSERT" ;;
@@ -284,24 +302,29 @@ describe() {
 }
 
 echo
-echo "bel write path: pgbench -n -M prepared -T $SECONDS_PER_RUN, one event per transaction"
+echo "bel write path: pgbench -n -M prepared -T $SECONDS_PER_RUN, one event per transaction, $ROUNDS interleaved round(s)"
 echo "($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), shared_buffers $(psql_db -At -c 'show shared_buffers'), synchronous_commit $(psql_db -At -c 'show synchronous_commit'))"
+echo "tps and latency: median over rounds (every round's tps in brackets); ratios: median of the per-round ratios"
 echo
-printf '%-30s %8s %11s %9s %9s %9s %11s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f"
-printf '%-30s %8s %11s %9s %9s %9s %11s\n' ------------------------------ ------- ---------- -------- -------- -------- ----------
-for i in "${!R_WORKLOAD[@]}"; do
-  w="${R_WORKLOAD[$i]}"
-  c="${R_CLIENTS[$i]}"
-  ra="" rb="" rf=""
-  case "$w" in
-    bel | bel+f)
-      ra="$(ratio "${R_TPS[$i]}" "$(tps_of "(a)" "$c")")"
-      rb="$(ratio "${R_TPS[$i]}" "$(tps_of "(b)" "$c")")"
-      ;;
-  esac
-  # like with like: both with a follower polling
-  [ "$w" != bel+f ] || rf="$(ratio "${R_TPS[$i]}" "$(tps_of "(b)+f" "$c")")"
-  printf '%-30s %8s %11.1f %9s %9s %9s %11s\n' "$(describe "$w")" "$c" "${R_TPS[$i]}" "${R_LAT[$i]}" "$ra" "$rb" "$rf"
+printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f" "tps per round"
+printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- -------------
+WORKLOADS=("(a)" "(b)" "bel")
+[ "$FOLLOWER" != 1 ] || WORKLOADS+=("(b)+f" "bel+f")
+for c in "${CLIENTS[@]}"; do
+  for w in "${WORKLOADS[@]}"; do
+    ra="" rb="" rf=""
+    case "$w" in
+      bel | bel+f)
+        ra="$(ratio_median "$w" "(a)" "$c")"
+        rb="$(ratio_median "$w" "(b)" "$c")"
+        ;;
+    esac
+    # like with like: both with a follower polling
+    [ "$w" != bel+f ] || rf="$(ratio_median "$w" "(b)+f" "$c")"
+    printf '%-30s %7s %9.1f %8s %8s %8s %10s  [%s]\n' "$(describe "$w")" "$c" \
+      "$(values_of tps "$w" "$c" | median)" "$(values_of lat "$w" "$c" | median)" "$ra" "$rb" "$rf" \
+      "$(values_of tps "$w" "$c" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"
+  done
 done
 if [ ${#FOLLOWER_NOTES[@]} -gt 0 ]; then
   echo
