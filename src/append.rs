@@ -15,7 +15,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 use crate::arrays::SqlArray;
 use crate::errors::raise;
 use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
-use crate::statements::statements;
+use crate::statements::{statements, WriteMode};
 use crate::store::{self, get, run, EventRows};
 
 /// Most events accepted by one bel_append_batch call.
@@ -36,9 +36,16 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
     let now = store::now_micros();
     Spi::connect(|client| {
         let st = statements(client);
+        let mut keys = TouchedKeys::of_events(&events);
+        if let [event] = events.as_slice() {
+            if keys.lone_created_build_request().is_some() {
+                if let Some(idx) = append_lone_creation(client, st, event.clone(), now, at_position) {
+                    return vec![idx];
+                }
+            }
+        }
         // Lock every entity the events touch, kind by kind and in key order (no deadlocks
         // between single-call appends); load them into a small State.
-        let mut keys = TouchedKeys::of_events(&events);
         let mut state = State::default();
         store::lock_build_requests(client, st, &keys, &mut state);
         keys.add_completion_partitions(&events, &state);
@@ -49,12 +56,8 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
         let mut known_ids = find_event_ids(client, st, &events);
 
         let mut results = Vec::with_capacity(events.len());
-        let mut rows = EventRows::default();
-        // Partitions only some events can name for the first time (see may_name_new_partitions);
-        // sorted and distinct, so concurrent appends insert shared keys in the same order.
-        let mut known_refs: BTreeSet<String> = BTreeSet::new();
-        let mut changed = ChangedSet::default();
-        for (i, mut e) in events.into_iter().enumerate() {
+        let mut staged = Staged::default();
+        for (i, e) in events.into_iter().enumerate() {
             if !e.event_id.is_empty() {
                 if let Some((idx, stored)) = known_ids.get(&e.event_id) {
                     if !is_retry_of(&e, stored) {
@@ -64,30 +67,75 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
                     continue;
                 }
             }
-            // After the retry check: a retry without a timestamp matches the stored one's.
-            event::set_timestamp_if_absent(&mut e, now);
-            if let Err(r) = prepare(&state, &mut e) {
-                raise(at_position(i, r));
-            }
-            let idx = allocate_idx();
-            apply(&mut state, &e, idx).merge_into(&mut changed);
-            add_row(&mut rows, idx, &e);
-            if may_name_new_partitions(&e) {
-                known_refs.extend(involved_partitions(&e).into_iter().map(str::to_owned));
-            }
+            let (idx, e) = staged.add(&mut state, e, now).unwrap_or_else(|r| raise(at_position(i, r)));
             if !e.event_id.is_empty() {
                 known_ids.insert(e.event_id.clone(), (idx, e));
             }
             results.push(idx);
         }
-        if rows.is_empty() {
-            return results;
+        if let Some(first_idx) = staged.rows.idx.first().copied() {
+            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::Update);
+            notify(first_idx);
         }
-        let first_idx = rows.idx[0];
-        store::write(client, rows, known_refs, &state, &changed);
-        notify(first_idx);
         results
     })
+}
+
+/// A build request received alone, without taking locks first: it is validated against
+/// an absent build request (it reads nothing else), and the write inserts the new row
+/// with ON CONFLICT DO NOTHING, writing the event only if that insert happened. The
+/// insert is the lock: a racing creator of the same build waits for it. None when the
+/// event needs the general path: its eventId is already stored (a retry, or a conflict),
+/// or the build request exists (then its idx becomes a hole, like a rolled-back append's).
+fn append_lone_creation(
+    client: &pgrx::spi::SpiClient<'_>,
+    st: &crate::statements::Statements,
+    event: BuildEvent,
+    now: bel_core::state::Micros,
+    at_position: impl Fn(usize, Rejection) -> Rejection,
+) -> Option<i64> {
+    if !find_event_ids(client, st, std::slice::from_ref(&event)).is_empty() {
+        return None;
+    }
+    let mut state = State::default();
+    let mut staged = Staged::default();
+    let (idx, _) = staged.add(&mut state, event, now).unwrap_or_else(|r| raise(at_position(0, r)));
+    if !store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::LoneCreation) {
+        return None;
+    }
+    notify(idx);
+    Some(idx)
+}
+
+/// What an append writes, gathered event by event.
+#[derive(Default)]
+struct Staged {
+    rows: EventRows,
+    /// Partitions only some events can name for the first time (see may_name_new_partitions);
+    /// sorted and distinct, so concurrent appends insert shared keys in the same order.
+    known_refs: BTreeSet<String>,
+    changed: ChangedSet,
+}
+
+impl Staged {
+    /// Validates `e` against `state`, allocates its idx, applies it and stages its rows.
+    fn add(
+        &mut self,
+        state: &mut State,
+        mut e: BuildEvent,
+        now: bel_core::state::Micros,
+    ) -> Result<(i64, BuildEvent), Rejection> {
+        // After the retry check: a retry without a timestamp matches the stored one's.
+        event::set_timestamp_if_absent(&mut e, now);
+        prepare(state, &mut e)?;
+        let idx = allocate_idx();
+        apply(state, &e, idx).merge_into(&mut self.changed);
+        add_row(&mut self.rows, idx, &e);
+        if may_name_new_partitions(&e) {
+            self.known_refs.extend(involved_partitions(&e).into_iter().map(str::to_owned));
+        }
+        Ok((idx, e))
+    }
 }
 
 fn event_id_conflict(event_id: &str, idx: i64) -> Rejection {

@@ -76,11 +76,14 @@ impl Statements {
                  ORDER BY e.idx"
             )
         };
+        // The placeholder inserts get their keys sorted and unnest them in the target list (a
+        // ProjectSet: array order, nothing sorted or materialised), so concurrent appends
+        // insert shared keys in the same order.
         Statements {
             insert_build_request_placeholders: prepare(
                 c,
                 "INSERT INTO bel.build_request_state (build_request_id)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING build_request_id",
+                 SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING build_request_id",
                 &[TEXT_ARRAY],
             ),
             lock_build_requests: prepare(
@@ -94,7 +97,7 @@ impl Statements {
             insert_job_run_placeholders: prepare(
                 c,
                 "INSERT INTO bel.job_run_state (job_run_id)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING job_run_id",
+                 SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING job_run_id",
                 &[TEXT_ARRAY],
             ),
             lock_job_runs: prepare(
@@ -108,7 +111,7 @@ impl Statements {
             insert_partition_placeholders: prepare(
                 c,
                 "INSERT INTO bel.partition_state (partition_ref)
-                 SELECT k FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING partition_ref",
+                 SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING partition_ref",
                 &[TEXT_ARRAY],
             ),
             lock_partitions: prepare(
@@ -158,7 +161,8 @@ pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
 
 /// The parts of the statement that writes an append: event rows, the partition index,
 /// newly named partitions, and the three projections. Each part is a data-modifying CTE
-/// over `unnest` of its column arrays.
+/// over its column arrays, unnested in lockstep in a target list (a ProjectSet, which
+/// streams; `FROM unnest(...)` would materialise the rows in a tuplestore first).
 #[derive(Clone, Copy)]
 pub enum WritePart {
     Events,
@@ -222,14 +226,16 @@ impl WritePart {
         }
     }
 
-    /// The CTE body; `p(i)` is the i-th parameter of this part.
-    fn sql(self, p: impl Fn(usize) -> String) -> String {
+    /// The CTE body; `p(i)` is the i-th parameter of this part. `guard` ends the SELECT of
+    /// an insert (a lone creation writes its rows only if the build request was created).
+    fn sql(self, p: impl Fn(usize) -> String, guard: &str) -> String {
         match self {
             WritePart::Events => format!(
                 "INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
                                          partition_ref, job_run_id, job_label, payload)
-                 SELECT * FROM unnest({}::bigint[], {}::text[], {}::int4[], {}::text[], {}::text[],
-                                      {}::text[], {}::text[], {}::text[], {}::jsonb[])",
+                 SELECT unnest({}::bigint[]), unnest({}::text[]), unnest({}::int4[]), unnest({}::text[]),
+                        unnest({}::text[]), unnest({}::text[]), unnest({}::text[]), unnest({}::text[]),
+                        unnest({}::jsonb[]){guard}",
                 p(0),
                 p(1),
                 p(2),
@@ -241,14 +247,14 @@ impl WritePart {
                 p(8)
             ),
             WritePart::EventPartitions => format!(
-                "INSERT INTO bel.event_partitions (partition_ref, idx) SELECT * FROM unnest({}::text[], {}::bigint[])",
+                "INSERT INTO bel.event_partitions (partition_ref, idx) SELECT unnest({}::text[]), unnest({}::bigint[]){guard}",
                 p(0),
                 p(1)
             ),
             WritePart::KnownPartitions => format!(
                 // The refs come sorted and distinct (no DISTINCT: its sort costs more to set up than it saves).
                 "INSERT INTO bel.known_partitions (partition_ref)
-                 SELECT r FROM unnest({}::text[]) AS r ON CONFLICT DO NOTHING",
+                 SELECT unnest({}::text[]){guard} ON CONFLICT DO NOTHING",
                 p(0)
             ),
             WritePart::BuildRequests => format!(
@@ -256,18 +262,9 @@ impl WritePart {
                      status = u.status, requested_partitions = ARRAY(SELECT jsonb_array_elements_text(u.requested)),
                      delegations = u.delegations, first_idx = u.first_idx, last_idx = u.last_idx,
                      created_at = u.created_at, updated_at = u.updated_at
-                 FROM unnest({}::text[], {}::text[], {}::jsonb[], {}::jsonb[], {}::bigint[], {}::bigint[],
-                             {}::timestamptz[], {}::timestamptz[])
-                      AS u(id, status, requested, delegations, first_idx, last_idx, created_at, updated_at)
+                 FROM {} AS u
                  WHERE s.build_request_id = u.id",
-                p(0),
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6),
-                p(7)
+                build_request_rows(&p)
             ),
             WritePart::JobRuns => format!(
                 "UPDATE bel.job_run_state s SET
@@ -275,10 +272,12 @@ impl WritePart {
                      target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.targets)),
                      exit_code = u.exit_code, message = u.message, first_idx = u.first_idx,
                      last_idx = u.last_idx, created_at = u.created_at, updated_at = u.updated_at
-                 FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::jsonb[], {}::int4[],
-                             {}::text[], {}::bigint[], {}::bigint[], {}::timestamptz[], {}::timestamptz[])
-                      AS u(id, build_request_id, job_label, status, targets, exit_code, message,
-                           first_idx, last_idx, created_at, updated_at)
+                 FROM (SELECT unnest({}::text[]) AS id, unnest({}::text[]) AS build_request_id,
+                              unnest({}::text[]) AS job_label, unnest({}::text[]) AS status,
+                              unnest({}::jsonb[]) AS targets, unnest({}::int4[]) AS exit_code,
+                              unnest({}::text[]) AS message, unnest({}::bigint[]) AS first_idx,
+                              unnest({}::bigint[]) AS last_idx, unnest({}::timestamptz[]) AS created_at,
+                              unnest({}::timestamptz[]) AS updated_at) AS u
                  WHERE s.job_run_id = u.id",
                 p(0),
                 p(1),
@@ -296,8 +295,9 @@ impl WritePart {
                 "UPDATE bel.partition_state s SET
                      status = u.status, build_request_id = u.build_request_id, job_run_id = u.job_run_id,
                      last_idx = u.last_idx, updated_at = u.updated_at
-                 FROM unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::bigint[], {}::timestamptz[])
-                      AS u(ref, status, build_request_id, job_run_id, last_idx, updated_at)
+                 FROM (SELECT unnest({}::text[]) AS ref, unnest({}::text[]) AS status,
+                              unnest({}::text[]) AS build_request_id, unnest({}::text[]) AS job_run_id,
+                              unnest({}::bigint[]) AS last_idx, unnest({}::timestamptz[]) AS updated_at) AS u
                  WHERE s.partition_ref = u.ref",
                 p(0),
                 p(1),
@@ -310,18 +310,64 @@ impl WritePart {
     }
 }
 
+/// The build request rows of a write, from the BuildRequests part's parameters.
+fn build_request_rows(p: &impl Fn(usize) -> String) -> String {
+    format!(
+        "(SELECT unnest({}::text[]) AS id, unnest({}::text[]) AS status, unnest({}::jsonb[]) AS requested,
+                 unnest({}::jsonb[]) AS delegations, unnest({}::bigint[]) AS first_idx,
+                 unnest({}::bigint[]) AS last_idx, unnest({}::timestamptz[]) AS created_at,
+                 unnest({}::timestamptz[]) AS updated_at)",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7)
+    )
+}
+
+/// A lone creation's BuildRequests part: the new row, inserted unless the build request
+/// exists (waiting for a racing creator's outcome); RETURNING says whether it was.
+fn created_build_request_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "INSERT INTO bel.build_request_state (build_request_id, status, requested_partitions, delegations,
+                                              first_idx, last_idx, created_at, updated_at)
+         SELECT u.id, u.status, ARRAY(SELECT jsonb_array_elements_text(u.requested)), u.delegations,
+                u.first_idx, u.last_idx, u.created_at, u.updated_at
+         FROM {} AS u
+         ON CONFLICT DO NOTHING RETURNING 1",
+        build_request_rows(&p)
+    )
+}
+
+/// How a write treats the build request part.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteMode {
+    /// Update locked rows (every other append).
+    Update,
+    /// A lone creation: insert the build request unless it exists, and write the other
+    /// parts only if it was inserted. The statement returns how many it inserted (0 or 1).
+    LoneCreation,
+}
+
 thread_local! {
-    static WRITE_STATEMENTS: std::cell::RefCell<std::collections::HashMap<u8, &'static OwnedPreparedStatement>> =
+    static WRITE_STATEMENTS: std::cell::RefCell<std::collections::HashMap<(u8, WriteMode), &'static OwnedPreparedStatement>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// The write statement made of exactly the parts in `mask` (bit i = `WritePart::ALL[i]`),
 /// prepared on first use. An append of one kind initialises only the tables it writes:
 /// executor start-up of unused parts cost more than their (empty) work.
-pub fn write_statement(client: &SpiClient<'_>, mask: u8) -> &'static OwnedPreparedStatement {
-    if let Some(stmt) = WRITE_STATEMENTS.with(|m| m.borrow().get(&mask).copied()) {
+pub fn write_statement(client: &SpiClient<'_>, mask: u8, mode: WriteMode) -> &'static OwnedPreparedStatement {
+    if let Some(stmt) = WRITE_STATEMENTS.with(|m| m.borrow().get(&(mask, mode)).copied()) {
         return stmt;
     }
+    const BUILD_REQUESTS_BIT: usize = 3;
+    debug_assert!(matches!(WritePart::ALL[BUILD_REQUESTS_BIT], WritePart::BuildRequests));
+    let lone = mode == WriteMode::LoneCreation;
+    let guard = if lone { format!(" WHERE EXISTS (SELECT 1 FROM w{BUILD_REQUESTS_BIT})") } else { String::new() };
     let mut ctes = Vec::new();
     let mut types = Vec::new();
     for (bit, part) in WritePart::ALL.iter().enumerate() {
@@ -329,11 +375,20 @@ pub fn write_statement(client: &SpiClient<'_>, mask: u8) -> &'static OwnedPrepar
             continue;
         }
         let base = types.len();
-        ctes.push(format!("w{bit} AS ({})", part.sql(|i| format!("${}", base + i + 1))));
+        let p = |i: usize| format!("${}", base + i + 1);
+        let cte = if lone && bit == BUILD_REQUESTS_BIT {
+            // First in the list: the other parts refer to it.
+            ctes.insert(0, format!("w{bit} AS ({})", created_build_request_sql(p)));
+            None
+        } else {
+            Some(format!("w{bit} AS ({})", part.sql(p, &guard)))
+        };
+        ctes.extend(cte);
         types.extend_from_slice(part.args());
     }
-    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let result = if lone { format!("SELECT count(*) FROM w{BUILD_REQUESTS_BIT}") } else { "SELECT 1".to_owned() };
+    let sql = format!("WITH {} {result}", ctes.join(", "));
     let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &sql, &types)));
-    WRITE_STATEMENTS.with(|m| m.borrow_mut().insert(mask, stmt));
+    WRITE_STATEMENTS.with(|m| m.borrow_mut().insert((mask, mode), stmt));
     stmt
 }

@@ -12,7 +12,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::arrays::SqlArray;
 use crate::errors::internal;
-use crate::statements::{write_statement, Statements};
+use crate::statements::{write_statement, Statements, WriteMode};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -185,21 +185,17 @@ pub struct EventRows {
     pub involved_idx: Vec<i64>,
 }
 
-impl EventRows {
-    pub fn is_empty(&self) -> bool {
-        self.idx.is_empty()
-    }
-}
-
 /// Writes `rows` and every changed entity of `state` with one statement made of the parts
-/// that have something to write.
+/// that have something to write. Returns false only for a lone creation (see
+/// `WriteMode::LoneCreation`) whose build request existed: then nothing was written.
 pub fn write(
     client: &SpiClient<'_>,
     rows: EventRows,
     known_refs: BTreeSet<String>,
     state: &State,
     changed: &ChangedSet,
-) {
+    mode: WriteMode,
+) -> bool {
     let mut mask = 0u8;
     let mut args: Vec<DatumWithOid<'_>> = Vec::new();
     let mut part = |bit: usize, present: bool, datums: Vec<DatumWithOid<'static>>| {
@@ -277,7 +273,12 @@ pub fn write(
             parts.iter().map(|p| to_timestamptz(p.updated_at)).collect::<Vec<_>>().sql_array(),
         ],
     );
-    if mask != 0 {
-        run(client, write_statement(client, mask), &args);
+    if mask == 0 {
+        return true;
+    }
+    let result = run(client, write_statement(client, mask, mode), &args);
+    match mode {
+        WriteMode::Update => true,
+        WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
     }
 }

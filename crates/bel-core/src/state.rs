@@ -104,6 +104,17 @@ impl TouchedKeys {
         keys
     }
 
+    /// The build request these keys name, when it is the only key and an event may create
+    /// it (a BUILD_REQUEST_RECEIVED appended alone). Such an append reads no other entity,
+    /// so it can be validated against an absent build request before anything is locked;
+    /// inserting the new row is then its lock (see the append path).
+    pub fn lone_created_build_request(&self) -> Option<&str> {
+        match (self.build_requests.len(), self.job_runs.is_empty(), self.partitions.is_empty()) {
+            (1, true, true) => self.build_requests.iter().find(|(_, creatable)| **creatable).map(|(k, _)| k.as_str()),
+            _ => None,
+        }
+    }
+
     /// Adds the requested partitions of every build request that one of `events` moves to
     /// COMPLETED (their status decides whether it may). `state` must already hold the
     /// build requests; a build received earlier in the same batch is found in `events`.
@@ -152,4 +163,62 @@ pub struct ChangedSet {
     pub build_requests: BTreeSet<String>,
     pub job_runs: BTreeSet<String>,
     pub partitions: BTreeSet<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb::{BuildRequestEvent, JobRunEvent, PartitionEvent};
+
+    fn build_request(id: &str, status: BuildRequestStatus) -> BuildEvent {
+        BuildEvent {
+            build_request_id: id.into(),
+            payload: Some(Payload::BuildRequest(BuildRequestEvent {
+                status: status as i32,
+                requested_partitions: vec!["data/a".into()],
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_received_build_alone_is_a_lone_creation() {
+        let keys = TouchedKeys::of_events([&build_request("b1", BuildRequestStatus::BuildRequestReceived)]);
+        assert_eq!(keys.lone_created_build_request(), Some("b1"));
+    }
+
+    #[test]
+    fn other_events_and_groups_are_not() {
+        let building = build_request("b1", BuildRequestStatus::BuildRequestPlanning);
+        assert_eq!(TouchedKeys::of_events([&building]).lone_created_build_request(), None);
+
+        let two = [
+            build_request("b1", BuildRequestStatus::BuildRequestReceived),
+            build_request("b2", BuildRequestStatus::BuildRequestReceived),
+        ];
+        assert_eq!(TouchedKeys::of_events(&two).lone_created_build_request(), None);
+
+        let scheduled = BuildEvent {
+            build_request_id: "b1".into(),
+            payload: Some(Payload::JobRun(JobRunEvent {
+                job_run_id: "r1".into(),
+                status: JobRunStatus::JobRunScheduled as i32,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert_eq!(TouchedKeys::of_events([&scheduled]).lone_created_build_request(), None);
+
+        let requested = BuildEvent {
+            build_request_id: "b1".into(),
+            payload: Some(Payload::Partition(PartitionEvent {
+                partition_ref: "data/a".into(),
+                status: PartitionStatus::PartitionRequested as i32,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert_eq!(TouchedKeys::of_events([&requested]).lone_created_build_request(), None);
+    }
 }

@@ -65,6 +65,76 @@ async fn exactly_one_of_two_racing_requests_wins_every_time() {
     assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
 }
 
+fn received(build: &str, event_id: &str, part: &str) -> String {
+    format!(
+        r#"{{"eventId":"{event_id}","buildRequestId":"{build}","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["{part}"]}}}}"#
+    )
+}
+
+/// A BUILD_REQUEST_RECEIVED appended alone takes no lock before its write: the insert of
+/// the new build request is the lock. A second creator of the same build waits for the
+/// first's transaction, then is refused (or, for the identical event, gets its idx), and
+/// goes ahead if the first rolls back.
+#[tokio::test]
+async fn a_second_creator_of_a_build_waits_for_the_first() {
+    let dsn = fresh_db("race_create").await;
+    let setup = connect(&dsn).await;
+    // (first commits or rolls back, the second's eventId)
+    for (commit, second_id) in [(true, "other"), (true, "first"), (false, "other")] {
+        let build = format!("create-{commit}-{second_id}");
+        let a = connect(&dsn).await;
+        let b = connect(&dsn).await;
+        a.batch_execute("BEGIN").await.unwrap();
+        let first_idx = append(&a, &received(&build, &format!("{build}/first"), "data/c")).await.unwrap();
+        let second = received(&build, &format!("{build}/{second_id}"), "data/c");
+        let pending = tokio::spawn(async move { append(&b, &second).await });
+        sleep_ms(300).await;
+        assert!(!pending.is_finished(), "{build}: the second creator must wait for the first's transaction");
+        a.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" }).await.unwrap();
+        let outcome = pending.await.unwrap();
+        match (commit, second_id) {
+            (true, "other") => {
+                let e = outcome.expect_err("a second RECEIVED of an existing build is refused");
+                assert_eq!(sqlstate(&e), "55000", "{build}: {e}");
+            }
+            (true, _) => assert_eq!(outcome.unwrap(), first_idx, "{build}: a retry gets the first idx"),
+            (false, _) => assert!(outcome.unwrap() > first_idx, "{build}: the second creates it"),
+        }
+        let events = format!("SELECT count(*) FROM bel.events WHERE build_request_id = '{build}'");
+        assert_eq!(count(&setup, &events).await, 1, "{build}: one RECEIVED in the log");
+    }
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
+}
+
+#[tokio::test]
+async fn exactly_one_of_two_racing_creators_of_a_build_wins_every_time() {
+    let dsn = fresh_db("race_create_many").await;
+    let setup = connect(&dsn).await;
+    let a = connect(&dsn).await;
+    let b = connect(&dsn).await;
+    for round in 0..40 {
+        let build = format!("c{round}");
+        let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
+        let (ea, eb) =
+            (received(&build, &format!("{build}a"), "data/ca"), received(&build, &format!("{build}b"), "data/cb"));
+        let (ra, rb) = tokio::join!(
+            async {
+                sleep_ms(delay_a).await;
+                append(&a, &ea).await
+            },
+            async {
+                sleep_ms(delay_b).await;
+                append(&b, &eb).await
+            }
+        );
+        assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
+        let loser = ra.err().or(rb.err()).unwrap();
+        assert_eq!(sqlstate(&loser), "55000", "round {round}: {loser}");
+    }
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.events").await, 40);
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
+}
+
 /// 8 connections build over a shared pool of partitions: requests race, the losers
 /// delegate; nobody ever sees a deadlock, and projections equal the replayed log.
 #[tokio::test]
