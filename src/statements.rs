@@ -33,6 +33,8 @@ const INT4_ARRAY: PgOid = PgOid::BuiltIn(T::INT4ARRAYOID);
 const TEXT: PgOid = PgOid::BuiltIn(T::TEXTOID);
 const JSONB_ARRAY: PgOid = PgOid::BuiltIn(T::JSONBARRAYOID);
 const TIMESTAMPTZ_ARRAY: PgOid = PgOid::BuiltIn(T::TIMESTAMPTZARRAYOID);
+const JSONB: PgOid = PgOid::BuiltIn(T::JSONBOID);
+const TIMESTAMPTZ: PgOid = PgOid::BuiltIn(T::TIMESTAMPTZOID);
 
 /// Columns of an event row as every read returns them.
 pub const EVENT_COLUMNS: &str =
@@ -184,8 +186,12 @@ impl WritePart {
     ];
 
     /// Parameter types, in order.
-    fn args(self) -> &'static [PgOid] {
+    fn args(self, shape: WriteShape) -> &'static [PgOid] {
         match self {
+            WritePart::Events if shape.one_event => &[INT8, TEXT, INT4, TEXT, TEXT, TEXT, TEXT, TEXT, JSONB],
+            WritePart::BuildRequests if shape.mode == WriteMode::LoneCreation => {
+                &[TEXT, TEXT, TEXT_ARRAY, JSONB, INT8, INT8, TIMESTAMPTZ, TIMESTAMPTZ]
+            }
             WritePart::Events => &[
                 INT8_ARRAY,
                 TEXT_ARRAY,
@@ -228,8 +234,39 @@ impl WritePart {
 
     /// The CTE body; `p(i)` is the i-th parameter of this part. `guard` ends the SELECT of
     /// an insert (a lone creation writes its rows only if the build request was created).
-    fn sql(self, p: impl Fn(usize) -> String, guard: &str) -> String {
+    fn sql(self, p: impl Fn(usize) -> String, guard: &str, shape: WriteShape) -> String {
         match self {
+            // One event: scalars, no set-returning functions to set up.
+            WritePart::Events if shape.one_event => format!(
+                "INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
+                                         partition_ref, job_run_id, job_label, payload)
+                 SELECT {}::bigint, {}::text, {}::int4, {}::text, {}::text, {}::text, {}::text, {}::text,
+                        {}::jsonb{guard}",
+                p(0),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8)
+            ),
+            WritePart::BuildRequests if shape.mode == WriteMode::LoneCreation => format!(
+                "INSERT INTO bel.build_request_state (build_request_id, status, requested_partitions, delegations,
+                                                      first_idx, last_idx, created_at, updated_at)
+                 VALUES ({}::text, {}::text, {}::text[], {}::jsonb, {}::bigint, {}::bigint, {}::timestamptz,
+                         {}::timestamptz)
+                 ON CONFLICT DO NOTHING RETURNING 1",
+                p(0),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7)
+            ),
             WritePart::Events => format!(
                 "INSERT INTO bel.events (idx, event_type, schema_version, event_id, build_request_id,
                                          partition_ref, job_run_id, job_label, payload)
@@ -262,9 +299,19 @@ impl WritePart {
                      status = u.status, requested_partitions = ARRAY(SELECT jsonb_array_elements_text(u.requested)),
                      delegations = u.delegations, first_idx = u.first_idx, last_idx = u.last_idx,
                      created_at = u.created_at, updated_at = u.updated_at
-                 FROM {} AS u
+                 FROM (SELECT unnest({}::text[]) AS id, unnest({}::text[]) AS status, unnest({}::jsonb[]) AS requested,
+                              unnest({}::jsonb[]) AS delegations, unnest({}::bigint[]) AS first_idx,
+                              unnest({}::bigint[]) AS last_idx, unnest({}::timestamptz[]) AS created_at,
+                              unnest({}::timestamptz[]) AS updated_at) AS u
                  WHERE s.build_request_id = u.id",
-                build_request_rows(&p)
+                p(0),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7)
             ),
             WritePart::JobRuns => format!(
                 "UPDATE bel.job_run_state s SET
@@ -310,85 +357,61 @@ impl WritePart {
     }
 }
 
-/// The build request rows of a write, from the BuildRequests part's parameters.
-fn build_request_rows(p: &impl Fn(usize) -> String) -> String {
-    format!(
-        "(SELECT unnest({}::text[]) AS id, unnest({}::text[]) AS status, unnest({}::jsonb[]) AS requested,
-                 unnest({}::jsonb[]) AS delegations, unnest({}::bigint[]) AS first_idx,
-                 unnest({}::bigint[]) AS last_idx, unnest({}::timestamptz[]) AS created_at,
-                 unnest({}::timestamptz[]) AS updated_at)",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7)
-    )
-}
-
-/// A lone creation's BuildRequests part: the new row, inserted unless the build request
-/// exists (waiting for a racing creator's outcome); RETURNING says whether it was.
-fn created_build_request_sql(p: impl Fn(usize) -> String) -> String {
-    format!(
-        "INSERT INTO bel.build_request_state (build_request_id, status, requested_partitions, delegations,
-                                              first_idx, last_idx, created_at, updated_at)
-         SELECT u.id, u.status, ARRAY(SELECT jsonb_array_elements_text(u.requested)), u.delegations,
-                u.first_idx, u.last_idx, u.created_at, u.updated_at
-         FROM {} AS u
-         ON CONFLICT DO NOTHING RETURNING 1",
-        build_request_rows(&p)
-    )
-}
-
 /// How a write treats the build request part.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WriteMode {
     /// Update locked rows (every other append).
     Update,
-    /// A lone creation: insert the build request unless it exists, and write the other
-    /// parts only if it was inserted. The statement returns how many it inserted (0 or 1).
+    /// A lone creation (one event): insert the build request unless it exists, and write
+    /// the other parts only if it was inserted. The statement returns how many it inserted
+    /// (0 or 1).
     LoneCreation,
 }
 
+/// Which write statement: the parts present (bit i = `WritePart::ALL[i]`), the mode, and
+/// whether it writes exactly one event (scalar parameters for the event row).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WriteShape {
+    pub mask: u8,
+    pub mode: WriteMode,
+    pub one_event: bool,
+}
+
 thread_local! {
-    static WRITE_STATEMENTS: std::cell::RefCell<std::collections::HashMap<(u8, WriteMode), &'static OwnedPreparedStatement>> =
+    static WRITE_STATEMENTS: std::cell::RefCell<std::collections::HashMap<WriteShape, &'static OwnedPreparedStatement>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// The write statement made of exactly the parts in `mask` (bit i = `WritePart::ALL[i]`),
-/// prepared on first use. An append of one kind initialises only the tables it writes:
-/// executor start-up of unused parts cost more than their (empty) work.
-pub fn write_statement(client: &SpiClient<'_>, mask: u8, mode: WriteMode) -> &'static OwnedPreparedStatement {
-    if let Some(stmt) = WRITE_STATEMENTS.with(|m| m.borrow().get(&(mask, mode)).copied()) {
+/// The write statement of `shape`, prepared on first use. An append of one kind
+/// initialises only the tables it writes: executor start-up of unused parts cost more
+/// than their (empty) work.
+pub fn write_statement(client: &SpiClient<'_>, shape: WriteShape) -> &'static OwnedPreparedStatement {
+    if let Some(stmt) = WRITE_STATEMENTS.with(|m| m.borrow().get(&shape).copied()) {
         return stmt;
     }
     const BUILD_REQUESTS_BIT: usize = 3;
     debug_assert!(matches!(WritePart::ALL[BUILD_REQUESTS_BIT], WritePart::BuildRequests));
-    let lone = mode == WriteMode::LoneCreation;
+    let lone = shape.mode == WriteMode::LoneCreation;
     let guard = if lone { format!(" WHERE EXISTS (SELECT 1 FROM w{BUILD_REQUESTS_BIT})") } else { String::new() };
     let mut ctes = Vec::new();
     let mut types = Vec::new();
     for (bit, part) in WritePart::ALL.iter().enumerate() {
-        if mask & (1 << bit) == 0 {
+        if shape.mask & (1 << bit) == 0 {
             continue;
         }
         let base = types.len();
-        let p = |i: usize| format!("${}", base + i + 1);
-        let cte = if lone && bit == BUILD_REQUESTS_BIT {
+        let cte = format!("w{bit} AS ({})", part.sql(|i| format!("${}", base + i + 1), &guard, shape));
+        if lone && bit == BUILD_REQUESTS_BIT {
             // First in the list: the other parts refer to it.
-            ctes.insert(0, format!("w{bit} AS ({})", created_build_request_sql(p)));
-            None
+            ctes.insert(0, cte);
         } else {
-            Some(format!("w{bit} AS ({})", part.sql(p, &guard)))
-        };
-        ctes.extend(cte);
-        types.extend_from_slice(part.args());
+            ctes.push(cte);
+        }
+        types.extend_from_slice(part.args(shape));
     }
     let result = if lone { format!("SELECT count(*) FROM w{BUILD_REQUESTS_BIT}") } else { "SELECT 1".to_owned() };
     let sql = format!("WITH {} {result}", ctes.join(", "));
     let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &sql, &types)));
-    WRITE_STATEMENTS.with(|m| m.borrow_mut().insert((mask, mode), stmt));
+    WRITE_STATEMENTS.with(|m| m.borrow_mut().insert(shape, stmt));
     stmt
 }

@@ -12,7 +12,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::arrays::SqlArray;
 use crate::errors::internal;
-use crate::statements::{write_statement, Statements, WriteMode};
+use crate::statements::{write_statement, Statements, WriteMode, WriteShape};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -196,6 +196,7 @@ pub fn write(
     changed: &ChangedSet,
     mode: WriteMode,
 ) -> bool {
+    let (has_events, one_event) = (!rows.idx.is_empty(), rows.idx.len() == 1);
     let mut mask = 0u8;
     let mut args: Vec<DatumWithOid<'_>> = Vec::new();
     let mut part = |bit: usize, present: bool, datums: Vec<DatumWithOid<'static>>| {
@@ -204,29 +205,62 @@ pub fn write(
             args.extend(datums);
         }
     };
-    part(
-        0,
-        !rows.idx.is_empty(),
+    let EventRows {
+        idx,
+        event_type,
+        schema_version,
+        event_id,
+        build_request_id,
+        partition_ref,
+        job_run_id,
+        job_label,
+        payload,
+        involved_ref,
+        involved_idx,
+    } = rows;
+    let events = if one_event {
         vec![
-            rows.idx.sql_array(),
-            rows.event_type.sql_array(),
-            rows.schema_version.sql_array(),
-            rows.event_id.sql_array(),
-            rows.build_request_id.sql_array(),
-            rows.partition_ref.sql_array(),
-            rows.job_run_id.sql_array(),
-            rows.job_label.sql_array(),
-            rows.payload.sql_array(),
-        ],
-    );
-    part(1, !rows.involved_ref.is_empty(), vec![rows.involved_ref.sql_array(), rows.involved_idx.sql_array()]);
+            idx.first().copied().into(),
+            event_type.into_iter().next().into(),
+            schema_version.first().copied().into(),
+            event_id.into_iter().next().flatten().into(),
+            build_request_id.into_iter().next().flatten().into(),
+            partition_ref.into_iter().next().flatten().into(),
+            job_run_id.into_iter().next().flatten().into(),
+            job_label.into_iter().next().flatten().into(),
+            payload.into_iter().next().into(),
+        ]
+    } else {
+        vec![
+            idx.sql_array(),
+            event_type.sql_array(),
+            schema_version.sql_array(),
+            event_id.sql_array(),
+            build_request_id.sql_array(),
+            partition_ref.sql_array(),
+            job_run_id.sql_array(),
+            job_label.sql_array(),
+            payload.sql_array(),
+        ]
+    };
+    part(0, has_events, events);
+    part(1, !involved_ref.is_empty(), vec![involved_ref.sql_array(), involved_idx.sql_array()]);
     part(2, !known_refs.is_empty(), vec![known_refs.into_iter().collect::<Vec<_>>().sql_array()]);
 
     let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
-    part(
-        3,
-        !brs.is_empty(),
-        vec![
+    let build_requests = match (mode, brs.as_slice()) {
+        (WriteMode::LoneCreation, [b]) => vec![
+            b.build_request_id.clone().into(),
+            b.status.short_name().to_owned().into(),
+            b.requested_partitions.clone().sql_array(),
+            JsonB(serde_json::to_value(&b.delegations).unwrap_or_default()).into(),
+            b.first_idx.into(),
+            b.last_idx.into(),
+            to_timestamptz(b.created_at).into(),
+            to_timestamptz(b.updated_at).into(),
+        ],
+        (WriteMode::LoneCreation, _) => internal("a lone creation", "it must change exactly one build request"),
+        (WriteMode::Update, _) => vec![
             brs.iter().map(|b| b.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
             brs.iter().map(|b| b.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
             brs.iter().map(|b| json_strings(&b.requested_partitions)).collect::<Vec<_>>().sql_array(),
@@ -239,7 +273,8 @@ pub fn write(
             brs.iter().map(|b| to_timestamptz(b.created_at)).collect::<Vec<_>>().sql_array(),
             brs.iter().map(|b| to_timestamptz(b.updated_at)).collect::<Vec<_>>().sql_array(),
         ],
-    );
+    };
+    part(3, !brs.is_empty(), build_requests);
 
     let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
     part(
@@ -276,7 +311,7 @@ pub fn write(
     if mask == 0 {
         return true;
     }
-    let result = run(client, write_statement(client, mask, mode), &args);
+    let result = run(client, write_statement(client, WriteShape { mask, mode, one_event }), &args);
     match mode {
         WriteMode::Update => true,
         WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
