@@ -11,22 +11,17 @@ use pgrx::JsonB;
 
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::{raise, OrRaise};
+use crate::jsonb_text::JsonbText;
 use crate::read::{read_page, EventRow};
 use crate::store::to_timestamptz;
 use crate::views;
 
-fn json_event(value: serde_json::Value) -> BuildEvent {
-    // jsonb arrives parsed; measure it as the text a writer sent, give or take whitespace.
-    let size = serde_json::to_string(&value).map(|s| s.len()).unwrap_or(0);
-    event::check_size(size).or_raise();
-    event::from_json_value(value).or_raise()
-}
-
-/// Appends one event given in proto3 JSON; returns its idx.
+/// Appends one event given in proto3 JSON; returns its idx. Its size is that of the
+/// jsonb's text.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn bel_append(event: JsonB) -> i64 {
-    single(append(vec![json_event(event.0)], false))
+fn bel_append(event: JsonbText) -> i64 {
+    single(append(vec![event::from_json(&event.0).or_raise()], false))
 }
 
 /// Same as bel_append(jsonb); lets an untyped literal resolve (jsonb and bytea are both

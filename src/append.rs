@@ -14,6 +14,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::arrays::SqlArray;
 use crate::errors::raise;
+use crate::jsonb_text::JsonbText;
 use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
 use crate::statements::{statements, WriteMode};
 use crate::store::{self, get, run, EventRows};
@@ -180,7 +181,7 @@ fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
     rows.partition_ref.push(event::partition_ref(e).map(str::to_owned));
     rows.job_run_id.push(event::job_run_id(e).map(str::to_owned));
     rows.job_label.push(event::job_label(e).map(str::to_owned));
-    rows.payload.push(JsonB(event::to_json(e)));
+    rows.payload.push(JsonbText(event::to_json_text(e)));
     for r in involved_partitions(e) {
         rows.involved_ref.push(r.to_owned());
         rows.involved_idx.push(idx);

@@ -7,6 +7,8 @@ use std::ffi::c_char;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
+use crate::jsonb_text::JsonbText;
+
 use crate::errors::internal;
 
 /// An element type: its oid, its array type's oid, and its storage (pg_type typlen,
@@ -82,6 +84,12 @@ impl SqlArray for Vec<Option<String>> {
 }
 
 impl SqlArray for Vec<JsonB> {
+    fn sql_array(self) -> DatumWithOid<'static> {
+        build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
+    }
+}
+
+impl SqlArray for Vec<JsonbText> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
     }

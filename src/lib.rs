@@ -10,6 +10,7 @@ mod append;
 mod arrays;
 mod cursor;
 mod errors;
+mod jsonb_text;
 mod locks;
 mod read;
 mod statements;

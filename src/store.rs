@@ -12,6 +12,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::arrays::SqlArray;
 use crate::errors::internal;
+use crate::jsonb_text::JsonbText;
 use crate::statements::{write_statement, Statements, WriteMode, WriteShape};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
@@ -179,7 +180,7 @@ pub struct EventRows {
     pub partition_ref: Vec<Option<String>>,
     pub job_run_id: Vec<Option<String>>,
     pub job_label: Vec<Option<String>>,
-    pub payload: Vec<JsonB>,
+    pub payload: Vec<JsonbText>,
     /// Flattened (partition_ref, idx) pairs for bel.event_partitions.
     pub involved_ref: Vec<String>,
     pub involved_idx: Vec<i64>,

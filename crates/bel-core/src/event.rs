@@ -55,10 +55,10 @@ pub fn from_protobuf(bytes: &[u8]) -> Result<BuildEvent, Rejection> {
     })
 }
 
-/// The event in canonical proto3 JSON, as stored in `bel.events.payload`.
-pub fn to_json(event: &BuildEvent) -> serde_json::Value {
-    // Serializing generated types into a Value cannot fail: no maps with non-string keys.
-    serde_json::to_value(event).unwrap_or(serde_json::Value::Null)
+/// The event in canonical proto3 JSON text, as stored in `bel.events.payload`.
+pub fn to_json_text(event: &BuildEvent) -> String {
+    // Serializing generated types cannot fail: no maps with non-string keys.
+    serde_json::to_string(event).unwrap_or_else(|_| "null".to_owned())
 }
 
 fn malformed_json(e: serde_json::Error) -> Rejection {
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(job_run_id(&event), Some("j"));
         assert_eq!(partition_ref(&event), Some("p"));
         // JSON output is canonical proto3 JSON.
-        let json = to_json(&event);
+        let json: serde_json::Value = serde_json::from_str(&to_json_text(&event)).unwrap();
         assert_eq!(json["partition"]["status"], "PARTITION_BUILDING");
         assert_eq!(json["buildRequestId"], "b1");
     }

@@ -1,0 +1,72 @@
+//! jsonb values carried as JSON text, for the append path: an event is parsed from the
+//! text straight into its protobuf type, and stored from its serialized text, without the
+//! `serde_json::Value` tree that pgrx's `JsonB` builds both ways.
+use std::ffi::{CStr, CString};
+
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::nullable::Nullable;
+use pgrx::pgrx_sql_entity_graph::metadata::{ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable};
+use pgrx::{direct_function_call, direct_function_call_as_datum, pg_sys, FromDatum, IntoDatum};
+
+use crate::errors::internal;
+
+/// A jsonb value as the JSON text Postgres prints for it (`jsonb_out`), or JSON text to be
+/// stored as jsonb (`jsonb_in`).
+pub struct JsonbText(pub String);
+
+impl FromDatum for JsonbText {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: `datum` is a jsonb varlena (the argument's declared type); jsonb_out
+        // returns a palloc'd NUL-terminated string, freed here once copied.
+        unsafe {
+            let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
+            let detoasted = pg_sys::pg_detoast_datum_packed(varlena);
+            let text = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(pg_sys::Datum::from(detoasted))])?;
+            let owned = text.to_string_lossy().into_owned();
+            pg_sys::pfree(text.as_ptr() as *mut std::ffi::c_void);
+            if detoasted != varlena {
+                pg_sys::pfree(detoasted.cast());
+            }
+            Some(JsonbText(owned))
+        }
+    }
+}
+
+impl IntoDatum for JsonbText {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        // serde_json never writes NUL bytes (they are escaped as \u0000).
+        let text = CString::new(self.0).unwrap_or_else(|e| internal("JSON text with a NUL byte", e));
+        // SAFETY: jsonb_in(cstring) parses valid JSON text; it raises on anything else.
+        unsafe { direct_function_call_as_datum(pg_sys::jsonb_in, &[text.as_c_str().into_datum()]) }
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+// SAFETY: the SQL type is jsonb, which FromDatum/IntoDatum above read and write.
+unsafe impl SqlTranslatable for JsonbText {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbText);
+    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}
+
+// SAFETY: unboxes with FromDatum, like pgrx's own JsonB.
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        // SAFETY: the caller guarantees the argument is a jsonb datum.
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| internal("a jsonb argument", "NULL reached a STRICT function"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        // SAFETY: as above.
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
