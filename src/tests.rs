@@ -166,7 +166,7 @@ mod tests {
     }
 
     #[pg_test(
-        error = "malformed BuildEvent JSON: unknown field `bogus`, expected one of `idx`, `event_id`, `eventId`, `timestamp`, `build_request_id`, `buildRequestId`, `build_request`, `buildRequest`, `partition`, `job_run`, `jobRun`, `delegation`, `invalidation`"
+        error = "malformed BuildEvent JSON: unknown field `bogus`, expected one of `idx`, `event_id`, `eventId`, `timestamp`, `build_request_id`, `buildRequestId`, `build_request`, `buildRequest`, `partition`, `job_run`, `jobRun`, `delegation`, `invalidation` at line 1 column 8"
     )]
     fn unknown_fields_are_refused() {
         append(r#"{"bogus":1}"#);
