@@ -16,8 +16,9 @@ use crate::arrays::SqlArray;
 use crate::errors::raise;
 use crate::jsonb_text::JsonbText;
 use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
-use crate::statements::{statements, WriteMode};
+use crate::statements::statements;
 use crate::store::{self, get, run, EventRows};
+use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
 pub const MAX_BATCH_EVENTS: usize = 100_000;

@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
-use pgrx::{pg_sys, IntoDatum, JsonB};
+use pgrx::{pg_sys, IntoDatum};
 
 use crate::jsonb_text::JsonbText;
 
@@ -83,21 +83,9 @@ impl SqlArray for Vec<Option<String>> {
     }
 }
 
-impl SqlArray for Vec<JsonB> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
-    }
-}
-
 impl SqlArray for Vec<JsonbText> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
-    }
-}
-
-impl SqlArray for Vec<i32> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(|v| Some(pg_sys::Datum::from(v))).collect(), &INT4)
     }
 }
 

@@ -17,6 +17,7 @@ mod statements;
 mod store;
 mod views;
 mod wait;
+mod write;
 
 ::pgrx::pg_module_magic!();
 

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
-use pgrx::datum::DatumWithOid;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{pg_sys, IntoDatum, JsonB};
@@ -13,7 +12,8 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 use crate::arrays::SqlArray;
 use crate::errors::internal;
 use crate::jsonb_text::JsonbText;
-use crate::statements::{write_statement, Statements, WriteMode, WriteShape};
+use crate::statements::{EntityStatements, Statements};
+use crate::write::{write_parts, Part, PartRows, Values, WriteMode};
 
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
@@ -55,25 +55,29 @@ fn status_of<S: Status>(name: Option<String>) -> Option<S> {
 /// are selected FOR UPDATE.
 fn lock_kind<T>(
     client: &SpiClient<'_>,
-    insert_placeholders: &OwnedPreparedStatement,
-    lock: &OwnedPreparedStatement,
+    statements: &EntityStatements,
     keys: &BTreeMap<String, bool>,
     from_row: fn(&SpiHeapTupleData<'_>) -> Option<T>,
     loaded: &mut BTreeMap<String, T>,
     key_of: fn(&T) -> &String,
 ) {
-    let creatable: Vec<String> = keys.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
+    let mut creatable: Vec<String> = keys.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
     let mut created = std::collections::BTreeSet::new();
-    if !creatable.is_empty() {
-        for row in run(client, insert_placeholders, &[creatable.sql_array()]) {
-            created.extend(get::<String>(&row, 1));
-        }
+    let inserted = match creatable.len() {
+        0 => None,
+        1 => Some(run(client, &statements.insert_placeholder, &[creatable.pop().into()])),
+        _ => Some(run(client, &statements.insert_placeholders, &[creatable.sql_array()])),
+    };
+    for row in inserted.into_iter().flatten() {
+        created.extend(get::<String>(&row, 1));
     }
-    let select: Vec<String> = keys.keys().filter(|k| !created.contains(*k)).cloned().collect();
-    if select.is_empty() {
-        return;
-    }
-    for entity in run(client, lock, &[select.sql_array()]).filter_map(|row| from_row(&row)) {
+    let mut select: Vec<String> = keys.keys().filter(|k| !created.contains(*k)).cloned().collect();
+    let rows = match select.len() {
+        0 => return,
+        1 => run(client, &statements.lock_one, &[select.pop().into()]),
+        _ => run(client, &statements.lock_many, &[select.sql_array()]),
+    };
+    for entity in rows.filter_map(|row| from_row(&row)) {
         loaded.insert(key_of(&entity).clone(), entity);
     }
 }
@@ -82,8 +86,7 @@ fn lock_kind<T>(
 pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
     lock_kind(
         client,
-        &st.insert_build_request_placeholders,
-        &st.lock_build_requests,
+        &st.build_requests,
         &keys.build_requests,
         build_request_from_row,
         &mut state.build_requests,
@@ -92,27 +95,13 @@ pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys: &Touch
 }
 
 pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
-    lock_kind(
-        client,
-        &st.insert_job_run_placeholders,
-        &st.lock_job_runs,
-        &keys.job_runs,
-        job_run_from_row,
-        &mut state.job_runs,
-        |r| &r.job_run_id,
-    );
+    lock_kind(client, &st.job_runs, &keys.job_runs, job_run_from_row, &mut state.job_runs, |r| &r.job_run_id);
 }
 
 pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
-    lock_kind(
-        client,
-        &st.insert_partition_placeholders,
-        &st.lock_partitions,
-        &keys.partitions,
-        partition_from_row,
-        &mut state.partitions,
-        |p| &p.partition_ref,
-    );
+    lock_kind(client, &st.partitions, &keys.partitions, partition_from_row, &mut state.partitions, |p| {
+        &p.partition_ref
+    });
 }
 
 /// A `bel.build_request_state` row in column order; None for a placeholder.
@@ -165,10 +154,6 @@ pub fn partition_from_row(row: &SpiHeapTupleData<'_>) -> Option<Partition> {
     })
 }
 
-fn json_strings(items: &[String]) -> JsonB {
-    JsonB(serde_json::Value::from(items.to_vec()))
-}
-
 /// Event rows gathered during an append (column arrays, one element per event).
 #[derive(Default)]
 pub struct EventRows {
@@ -197,124 +182,75 @@ pub fn write(
     changed: &ChangedSet,
     mode: WriteMode,
 ) -> bool {
-    let (has_events, one_event) = (!rows.idx.is_empty(), rows.idx.len() == 1);
-    let mut mask = 0u8;
-    let mut args: Vec<DatumWithOid<'_>> = Vec::new();
-    let mut part = |bit: usize, present: bool, datums: Vec<DatumWithOid<'static>>| {
-        if present {
-            mask |= 1 << bit;
-            args.extend(datums);
-        }
-    };
-    let EventRows {
-        idx,
-        event_type,
-        schema_version,
-        event_id,
-        build_request_id,
-        partition_ref,
-        job_run_id,
-        job_label,
-        payload,
-        involved_ref,
-        involved_idx,
-    } = rows;
-    let events = if one_event {
-        vec![
-            idx.first().copied().into(),
-            event_type.into_iter().next().into(),
-            schema_version.first().copied().into(),
-            event_id.into_iter().next().flatten().into(),
-            build_request_id.into_iter().next().flatten().into(),
-            partition_ref.into_iter().next().flatten().into(),
-            job_run_id.into_iter().next().flatten().into(),
-            job_label.into_iter().next().flatten().into(),
-            payload.into_iter().next().into(),
-        ]
-    } else {
-        vec![
-            idx.sql_array(),
-            event_type.sql_array(),
-            schema_version.sql_array(),
-            event_id.sql_array(),
-            build_request_id.sql_array(),
-            partition_ref.sql_array(),
-            job_run_id.sql_array(),
-            job_label.sql_array(),
-            payload.sql_array(),
-        ]
-    };
-    part(0, has_events, events);
-    part(1, !involved_ref.is_empty(), vec![involved_ref.sql_array(), involved_idx.sql_array()]);
-    part(2, !known_refs.is_empty(), vec![known_refs.into_iter().collect::<Vec<_>>().sql_array()]);
-
+    let text = |v: Vec<String>| Values::Text(v.into_iter().map(Some).collect());
     let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
-    let build_requests = match (mode, brs.as_slice()) {
-        (WriteMode::LoneCreation, [b]) => vec![
-            b.build_request_id.clone().into(),
-            b.status.short_name().to_owned().into(),
-            b.requested_partitions.clone().sql_array(),
-            JsonB(serde_json::to_value(&b.delegations).unwrap_or_default()).into(),
-            b.first_idx.into(),
-            b.last_idx.into(),
-            to_timestamptz(b.created_at).into(),
-            to_timestamptz(b.updated_at).into(),
-        ],
-        (WriteMode::LoneCreation, _) => internal("a lone creation", "it must change exactly one build request"),
-        (WriteMode::Update, _) => vec![
-            brs.iter().map(|b| b.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
-            brs.iter().map(|b| b.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
-            brs.iter().map(|b| json_strings(&b.requested_partitions)).collect::<Vec<_>>().sql_array(),
-            brs.iter()
-                .map(|b| JsonB(serde_json::to_value(&b.delegations).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .sql_array(),
-            brs.iter().map(|b| b.first_idx).collect::<Vec<_>>().sql_array(),
-            brs.iter().map(|b| b.last_idx).collect::<Vec<_>>().sql_array(),
-            brs.iter().map(|b| to_timestamptz(b.created_at)).collect::<Vec<_>>().sql_array(),
-            brs.iter().map(|b| to_timestamptz(b.updated_at)).collect::<Vec<_>>().sql_array(),
-        ],
-    };
-    part(3, !brs.is_empty(), build_requests);
-
     let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
-    part(
-        4,
-        !runs.is_empty(),
-        vec![
-            runs.iter().map(|r| r.job_run_id.clone()).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.job_label.clone()).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| json_strings(&r.target_partitions)).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.exit_code).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.message.clone()).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.first_idx).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| r.last_idx).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| to_timestamptz(r.created_at)).collect::<Vec<_>>().sql_array(),
-            runs.iter().map(|r| to_timestamptz(r.updated_at)).collect::<Vec<_>>().sql_array(),
-        ],
-    );
-
     let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
-    part(
-        5,
-        !parts.is_empty(),
-        vec![
-            parts.iter().map(|p| p.partition_ref.clone()).collect::<Vec<_>>().sql_array(),
-            parts.iter().map(|p| p.status.short_name().to_owned()).collect::<Vec<_>>().sql_array(),
-            parts.iter().map(|p| p.build_request_id.clone()).collect::<Vec<_>>().sql_array(),
-            parts.iter().map(|p| p.job_run_id.clone()).collect::<Vec<_>>().sql_array(),
-            parts.iter().map(|p| p.last_idx).collect::<Vec<_>>().sql_array(),
-            parts.iter().map(|p| to_timestamptz(p.updated_at)).collect::<Vec<_>>().sql_array(),
-        ],
-    );
-    if mask == 0 {
-        return true;
-    }
-    let result = run(client, write_statement(client, WriteShape { mask, mode, one_event }), &args);
-    match mode {
-        WriteMode::Update => true,
-        WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
-    }
+    let timestamps = |v: Vec<Micros>| Values::Timestamptz(v.into_iter().map(to_timestamptz).collect());
+    let all = vec![
+        PartRows {
+            part: Part::Events,
+            columns: vec![
+                Values::Int8(rows.idx),
+                text(rows.event_type),
+                Values::Int4(rows.schema_version.into_iter().map(Some).collect()),
+                Values::Text(rows.event_id),
+                Values::Text(rows.build_request_id),
+                Values::Text(rows.partition_ref),
+                Values::Text(rows.job_run_id),
+                Values::Text(rows.job_label),
+                Values::Jsonb(rows.payload),
+            ],
+        },
+        PartRows {
+            part: Part::EventPartitions,
+            columns: vec![text(rows.involved_ref), Values::Int8(rows.involved_idx)],
+        },
+        PartRows { part: Part::KnownPartitions, columns: vec![text(known_refs.into_iter().collect())] },
+        PartRows {
+            part: Part::BuildRequests,
+            columns: vec![
+                text(brs.iter().map(|b| b.build_request_id.clone()).collect()),
+                text(brs.iter().map(|b| b.status.short_name().to_owned()).collect()),
+                Values::TextList(brs.iter().map(|b| b.requested_partitions.clone()).collect()),
+                Values::Jsonb(
+                    brs.iter()
+                        .map(|b| JsonbText(serde_json::to_string(&b.delegations).unwrap_or_else(|_| "{}".to_owned())))
+                        .collect(),
+                ),
+                Values::Int8(brs.iter().map(|b| b.first_idx).collect()),
+                Values::Int8(brs.iter().map(|b| b.last_idx).collect()),
+                timestamps(brs.iter().map(|b| b.created_at).collect()),
+                timestamps(brs.iter().map(|b| b.updated_at).collect()),
+            ],
+        },
+        PartRows {
+            part: Part::JobRuns,
+            columns: vec![
+                text(runs.iter().map(|r| r.job_run_id.clone()).collect()),
+                text(runs.iter().map(|r| r.build_request_id.clone()).collect()),
+                text(runs.iter().map(|r| r.job_label.clone()).collect()),
+                text(runs.iter().map(|r| r.status.short_name().to_owned()).collect()),
+                Values::TextList(runs.iter().map(|r| r.target_partitions.clone()).collect()),
+                Values::Int4(runs.iter().map(|r| r.exit_code).collect()),
+                text(runs.iter().map(|r| r.message.clone()).collect()),
+                Values::Int8(runs.iter().map(|r| r.first_idx).collect()),
+                Values::Int8(runs.iter().map(|r| r.last_idx).collect()),
+                timestamps(runs.iter().map(|r| r.created_at).collect()),
+                timestamps(runs.iter().map(|r| r.updated_at).collect()),
+            ],
+        },
+        PartRows {
+            part: Part::Partitions,
+            columns: vec![
+                text(parts.iter().map(|p| p.partition_ref.clone()).collect()),
+                text(parts.iter().map(|p| p.status.short_name().to_owned()).collect()),
+                text(parts.iter().map(|p| p.build_request_id.clone()).collect()),
+                Values::Text(parts.iter().map(|p| p.job_run_id.clone()).collect()),
+                Values::Int8(parts.iter().map(|p| p.last_idx).collect()),
+                timestamps(parts.iter().map(|p| p.updated_at).collect()),
+            ],
+        },
+    ];
+    write_parts(client, all, mode)
 }

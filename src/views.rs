@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 
 use crate::errors::{internal, raise, OrRaise};
 use crate::read::prefix_upper_bound;
-use crate::statements::{statements, WriteMode};
+use crate::statements::statements;
 use crate::store::{self, build_request_from_row, get, job_run_from_row, partition_from_row};
+use crate::write::WriteMode;
 
 const PARTITION_COLUMNS: &str = "partition_ref, status, build_request_id, job_run_id, last_idx, updated_at";
 const BUILD_REQUEST_COLUMNS: &str =
@@ -303,9 +304,9 @@ pub fn rebuild_projections() -> i64 {
             partitions: state.partitions.keys().cloned().collect(),
         };
         let as_vec = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
-        store::run(client, &st.insert_build_request_placeholders, &[as_vec(&all.build_requests).into()]);
-        store::run(client, &st.insert_job_run_placeholders, &[as_vec(&all.job_runs).into()]);
-        store::run(client, &st.insert_partition_placeholders, &[as_vec(&all.partitions).into()]);
+        store::run(client, &st.build_requests.insert_placeholders, &[as_vec(&all.build_requests).into()]);
+        store::run(client, &st.job_runs.insert_placeholders, &[as_vec(&all.job_runs).into()]);
+        store::run(client, &st.partitions.insert_placeholders, &[as_vec(&all.partitions).into()]);
         store::write(client, store::EventRows::default(), Default::default(), &state, &all, WriteMode::Update);
         count
     })

@@ -1,0 +1,473 @@
+//! The statement that writes an append: event rows, the partition index, newly named
+//! partitions and the changed projection rows, as one statement of data-modifying CTEs
+//! (one per part that has rows), prepared once per shape and kept.
+//!
+//! The parts are described as data (table, columns, action) and their SQL is generated,
+//! in two forms: a part with exactly one row takes scalar parameters (no set-returning
+//! functions to set up: most appends write one event and change one entity per kind),
+//! and a part with more rows takes one array per column, unnested in lockstep.
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
+use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
+
+use crate::arrays::SqlArray;
+use crate::jsonb_text::JsonbText;
+use crate::statements::prepare;
+
+/// A column's SQL type and how its values travel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ColumnType {
+    Text,
+    Int4,
+    Int8,
+    Jsonb,
+    Timestamptz,
+    /// text[] per row; in the array form a jsonb[] of JSON string arrays (Postgres arrays
+    /// of arrays must be rectangular).
+    TextList,
+}
+
+impl ColumnType {
+    fn scalar(self) -> (&'static str, PgOid) {
+        match self {
+            ColumnType::Text => ("text", PgOid::BuiltIn(T::TEXTOID)),
+            ColumnType::Int4 => ("int4", PgOid::BuiltIn(T::INT4OID)),
+            ColumnType::Int8 => ("int8", PgOid::BuiltIn(T::INT8OID)),
+            ColumnType::Jsonb => ("jsonb", PgOid::BuiltIn(T::JSONBOID)),
+            ColumnType::Timestamptz => ("timestamptz", PgOid::BuiltIn(T::TIMESTAMPTZOID)),
+            ColumnType::TextList => ("text[]", PgOid::BuiltIn(T::TEXTARRAYOID)),
+        }
+    }
+
+    fn array(self) -> (&'static str, PgOid) {
+        match self {
+            ColumnType::Text => ("text[]", PgOid::BuiltIn(T::TEXTARRAYOID)),
+            ColumnType::Int4 => ("int4[]", PgOid::BuiltIn(T::INT4ARRAYOID)),
+            ColumnType::Int8 => ("int8[]", PgOid::BuiltIn(T::INT8ARRAYOID)),
+            ColumnType::Jsonb | ColumnType::TextList => ("jsonb[]", PgOid::BuiltIn(T::JSONBARRAYOID)),
+            ColumnType::Timestamptz => ("timestamptz[]", PgOid::BuiltIn(T::TIMESTAMPTZARRAYOID)),
+        }
+    }
+
+    /// The column's value from the unnested row `u` (array form).
+    fn from_row(self, column: &str) -> String {
+        match self {
+            ColumnType::TextList => format!("ARRAY(SELECT jsonb_array_elements_text(u.{column}))"),
+            _ => format!("u.{column}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Insert,
+    /// INSERT ... ON CONFLICT DO NOTHING.
+    InsertIfAbsent,
+    /// UPDATE by the first column (the key).
+    Update,
+}
+
+struct PartSpec {
+    table: &'static str,
+    columns: &'static [(&'static str, ColumnType)],
+    action: Action,
+}
+
+use ColumnType::*;
+
+/// The parts, in parameter order; a part's position is its bit in `WriteShape` masks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Part {
+    Events,
+    EventPartitions,
+    KnownPartitions,
+    BuildRequests,
+    JobRuns,
+    Partitions,
+}
+
+impl Part {
+    pub const ALL: [Part; 6] = [
+        Part::Events,
+        Part::EventPartitions,
+        Part::KnownPartitions,
+        Part::BuildRequests,
+        Part::JobRuns,
+        Part::Partitions,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    fn spec(self) -> PartSpec {
+        match self {
+            Part::Events => PartSpec {
+                table: "bel.events",
+                columns: &[
+                    ("idx", Int8),
+                    ("event_type", Text),
+                    ("schema_version", Int4),
+                    ("event_id", Text),
+                    ("build_request_id", Text),
+                    ("partition_ref", Text),
+                    ("job_run_id", Text),
+                    ("job_label", Text),
+                    ("payload", Jsonb),
+                ],
+                action: Action::Insert,
+            },
+            Part::EventPartitions => PartSpec {
+                table: "bel.event_partitions",
+                columns: &[("partition_ref", Text), ("idx", Int8)],
+                action: Action::Insert,
+            },
+            // The refs come sorted and distinct (no DISTINCT: its sort costs more to set up
+            // than it saves), so concurrent appends insert shared keys in the same order.
+            Part::KnownPartitions => PartSpec {
+                table: "bel.known_partitions",
+                columns: &[("partition_ref", Text)],
+                action: Action::InsertIfAbsent,
+            },
+            Part::BuildRequests => PartSpec {
+                table: "bel.build_request_state",
+                columns: &[
+                    ("build_request_id", Text),
+                    ("status", Text),
+                    ("requested_partitions", TextList),
+                    ("delegations", Jsonb),
+                    ("first_idx", Int8),
+                    ("last_idx", Int8),
+                    ("created_at", Timestamptz),
+                    ("updated_at", Timestamptz),
+                ],
+                action: Action::Update,
+            },
+            Part::JobRuns => PartSpec {
+                table: "bel.job_run_state",
+                columns: &[
+                    ("job_run_id", Text),
+                    ("build_request_id", Text),
+                    ("job_label", Text),
+                    ("status", Text),
+                    ("target_partitions", TextList),
+                    ("exit_code", Int4),
+                    ("message", Text),
+                    ("first_idx", Int8),
+                    ("last_idx", Int8),
+                    ("created_at", Timestamptz),
+                    ("updated_at", Timestamptz),
+                ],
+                action: Action::Update,
+            },
+            Part::Partitions => PartSpec {
+                table: "bel.partition_state",
+                columns: &[
+                    ("partition_ref", Text),
+                    ("status", Text),
+                    ("build_request_id", Text),
+                    ("job_run_id", Text),
+                    ("last_idx", Int8),
+                    ("updated_at", Timestamptz),
+                ],
+                action: Action::Update,
+            },
+        }
+    }
+}
+
+/// How a write treats the build request part.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum WriteMode {
+    /// Update locked rows (every other append).
+    Update,
+    /// A lone creation (one event, see the append path): insert the build request unless
+    /// it exists, and write the other parts only if it was inserted. The statement returns
+    /// how many it inserted (0 or 1).
+    LoneCreation,
+}
+
+/// Which write statement: the parts present, those of them with exactly one row, and the mode.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct WriteShape {
+    present: u8,
+    single_row: u8,
+    mode: WriteMode,
+}
+
+/// One column's values, one per row.
+pub enum Values {
+    Text(Vec<Option<String>>),
+    Int4(Vec<Option<i32>>),
+    Int8(Vec<i64>),
+    Jsonb(Vec<JsonbText>),
+    Timestamptz(Vec<TimestampWithTimeZone>),
+    TextList(Vec<Vec<String>>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Int4(v) => v.len(),
+            Values::Int8(v) => v.len(),
+            Values::Jsonb(v) => v.len(),
+            Values::Timestamptz(v) => v.len(),
+            Values::TextList(v) => v.len(),
+        }
+    }
+
+    fn column_type(&self) -> ColumnType {
+        match self {
+            Values::Text(_) => Text,
+            Values::Int4(_) => Int4,
+            Values::Int8(_) => Int8,
+            Values::Jsonb(_) => Jsonb,
+            Values::Timestamptz(_) => Timestamptz,
+            Values::TextList(_) => TextList,
+        }
+    }
+
+    /// The parameter: the only value (scalar form) or an array of them.
+    fn into_parameter(self, single_row: bool) -> DatumWithOid<'static> {
+        fn only<T>(v: Vec<T>) -> Option<T> {
+            v.into_iter().next()
+        }
+        match (self, single_row) {
+            (Values::Text(v), true) => only(v).flatten().into(),
+            (Values::Text(v), false) => v.sql_array(),
+            (Values::Int4(v), true) => only(v).flatten().into(),
+            (Values::Int4(v), false) => v.sql_array(),
+            (Values::Int8(v), true) => only(v).into(),
+            (Values::Int8(v), false) => v.sql_array(),
+            (Values::Jsonb(v), true) => only(v).into(),
+            (Values::Jsonb(v), false) => v.sql_array(),
+            (Values::Timestamptz(v), true) => only(v).into(),
+            (Values::Timestamptz(v), false) => v.sql_array(),
+            (Values::TextList(v), true) => only(v).unwrap_or_default().sql_array(),
+            (Values::TextList(v), false) => v
+                .into_iter()
+                .map(|list| JsonbText(serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())))
+                .collect::<Vec<_>>()
+                .sql_array(),
+        }
+    }
+}
+
+/// The rows of one part, column by column in the part's column order.
+pub struct PartRows {
+    pub part: Part,
+    pub columns: Vec<Values>,
+}
+
+impl PartRows {
+    fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Values::len)
+    }
+}
+
+/// Runs the write of `parts` (any order; parts without rows are left out). Returns false
+/// only for a lone creation whose build request existed: then nothing was written.
+pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: WriteMode) -> bool {
+    parts.retain(|p| p.rows() > 0);
+    if parts.is_empty() {
+        return true;
+    }
+    parts.sort_by_key(|p| p.part as u8);
+    let mut shape = WriteShape { present: 0, single_row: 0, mode };
+    for p in &parts {
+        debug_assert_eq!(
+            p.columns.iter().map(Values::column_type).collect::<Vec<_>>(),
+            p.part.spec().columns.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+            "columns of {:?}",
+            p.part
+        );
+        shape.present |= p.part.bit();
+        if p.rows() == 1 {
+            shape.single_row |= p.part.bit();
+        }
+    }
+    if mode == WriteMode::LoneCreation && shape.single_row & Part::BuildRequests.bit() == 0 {
+        crate::errors::internal("a lone creation", "it must write exactly one build request");
+    }
+    let args: Vec<DatumWithOid<'static>> = parts
+        .into_iter()
+        .flat_map(|p| {
+            let single = shape.single_row & p.part.bit() != 0;
+            p.columns.into_iter().map(move |v| v.into_parameter(single))
+        })
+        .collect();
+    let result = crate::store::run(client, statement(client, shape), &args);
+    match mode {
+        WriteMode::Update => true,
+        WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
+    }
+}
+
+thread_local! {
+    static STATEMENTS: RefCell<HashMap<WriteShape, &'static OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+/// The statement of `shape`, prepared on first use.
+fn statement(client: &SpiClient<'_>, shape: WriteShape) -> &'static OwnedPreparedStatement {
+    if let Some(stmt) = STATEMENTS.with(|m| m.borrow().get(&shape).copied()) {
+        return stmt;
+    }
+    let (sql, types) = statement_sql(shape);
+    let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &sql, &types)));
+    STATEMENTS.with(|m| m.borrow_mut().insert(shape, stmt));
+    stmt
+}
+
+fn cte_name(part: Part) -> String {
+    format!("w{}", part as u8)
+}
+
+/// The SQL and parameter types of `shape`.
+fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
+    let lone = shape.mode == WriteMode::LoneCreation;
+    let guard =
+        if lone { format!(" WHERE EXISTS (SELECT 1 FROM {})", cte_name(Part::BuildRequests)) } else { String::new() };
+    let mut ctes = Vec::new();
+    let mut types = Vec::new();
+    for part in Part::ALL {
+        if shape.present & part.bit() == 0 {
+            continue;
+        }
+        let single = shape.single_row & part.bit() != 0;
+        let spec = part.spec();
+        let first = types.len() + 1;
+        types.extend(spec.columns.iter().map(|(_, t)| if single { t.scalar().1 } else { t.array().1 }));
+        let body = if lone && part == Part::BuildRequests {
+            // The new row, inserted unless the build request exists (waiting for a racing
+            // creator's outcome); RETURNING says whether it was.
+            format!("{} RETURNING 1", insert_sql(&spec, Action::InsertIfAbsent, single, first, ""))
+        } else if spec.action == Action::Update {
+            update_sql(&spec, single, first)
+        } else {
+            insert_sql(&spec, spec.action, single, first, &guard)
+        };
+        let cte = format!("{} AS ({body})", cte_name(part));
+        if lone && part == Part::BuildRequests {
+            // First in the list: the other parts refer to it.
+            ctes.insert(0, cte);
+        } else {
+            ctes.push(cte);
+        }
+    }
+    let result =
+        if lone { format!("SELECT count(*) FROM {}", cte_name(Part::BuildRequests)) } else { "SELECT 1".to_owned() };
+    (format!("WITH {} {result}", ctes.join(", ")), types)
+}
+
+/// `(SELECT unnest($n::t[]) AS c, ...) AS u`: the rows of the array form.
+fn unnested_rows(spec: &PartSpec, first: usize) -> String {
+    let columns: Vec<String> = spec
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| format!("unnest(${}::{}) AS {name}", first + i, t.array().0))
+        .collect();
+    format!("(SELECT {}) AS u", columns.join(", "))
+}
+
+fn insert_sql(spec: &PartSpec, action: Action, single: bool, first: usize, guard: &str) -> String {
+    let names: Vec<&str> = spec.columns.iter().map(|(name, _)| *name).collect();
+    let select = if single {
+        let values: Vec<String> =
+            spec.columns.iter().enumerate().map(|(i, (_, t))| format!("${}::{}", first + i, t.scalar().0)).collect();
+        format!("SELECT {}{guard}", values.join(", "))
+    } else if spec.columns.iter().any(|(_, t)| *t == TextList) {
+        let values: Vec<String> = spec.columns.iter().map(|(name, t)| t.from_row(name)).collect();
+        format!("SELECT {} FROM {}{guard}", values.join(", "), unnested_rows(spec, first))
+    } else {
+        // Unnested in the target list: a ProjectSet streams the rows (`FROM unnest(...)`
+        // would materialise them in a tuplestore first).
+        let values: Vec<String> = spec
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| format!("unnest(${}::{})", first + i, t.array().0))
+            .collect();
+        format!("SELECT {}{guard}", values.join(", "))
+    };
+    let on_conflict = if action == Action::InsertIfAbsent { " ON CONFLICT DO NOTHING" } else { "" };
+    format!("INSERT INTO {} ({}) {select}{on_conflict}", spec.table, names.join(", "))
+}
+
+fn update_sql(spec: &PartSpec, single: bool, first: usize) -> String {
+    let (key, _) = spec.columns[0];
+    if single {
+        let sets: Vec<String> = spec
+            .columns
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, (name, t))| format!("{name} = ${}::{}", first + i, t.scalar().0))
+            .collect();
+        format!("UPDATE {} SET {} WHERE {key} = ${first}::text", spec.table, sets.join(", "))
+    } else {
+        let sets: Vec<String> =
+            spec.columns.iter().skip(1).map(|(name, t)| format!("{name} = {}", t.from_row(name))).collect();
+        format!(
+            "UPDATE {} s SET {} FROM {} WHERE s.{key} = u.{key}",
+            spec.table,
+            sets.join(", "),
+            unnested_rows(spec, first)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(present: &[Part], single_row: &[Part], mode: WriteMode) -> WriteShape {
+        WriteShape {
+            present: present.iter().map(|p| p.bit()).sum(),
+            single_row: single_row.iter().map(|p| p.bit()).sum(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn one_event_with_one_entity_is_all_scalars() {
+        let (sql, types) = statement_sql(shape(
+            &[Part::Events, Part::BuildRequests],
+            &[Part::Events, Part::BuildRequests],
+            WriteMode::Update,
+        ));
+        assert!(!sql.contains("unnest"), "{sql}");
+        assert!(sql.contains("UPDATE bel.build_request_state SET status = $11::text"), "{sql}");
+        assert!(sql.contains("WHERE build_request_id = $10::text"), "{sql}");
+        assert_eq!(types.len(), 9 + 8);
+    }
+
+    #[test]
+    fn many_rows_are_unnested_and_lists_travel_as_jsonb() {
+        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[], WriteMode::Update));
+        assert!(
+            sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions))"),
+            "{sql}"
+        );
+        assert!(sql.contains("unnest($1::text[]) AS job_run_id"), "{sql}");
+        assert!(sql.contains("WHERE s.job_run_id = u.job_run_id"), "{sql}");
+        assert_eq!(types[4], PgOid::BuiltIn(T::JSONBARRAYOID));
+    }
+
+    #[test]
+    fn a_lone_creation_guards_every_other_part() {
+        let (sql, _) = statement_sql(shape(
+            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
+            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
+            WriteMode::LoneCreation,
+        ));
+        assert!(sql.starts_with("WITH w3 AS (INSERT INTO bel.build_request_state"), "{sql}");
+        assert!(sql.contains("ON CONFLICT DO NOTHING RETURNING 1"), "{sql}");
+        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w3)").count(), 3, "{sql}");
+        assert!(sql.ends_with("SELECT count(*) FROM w3"), "{sql}");
+    }
+}
