@@ -14,8 +14,12 @@
 #          ("idx > cursor order by idx limit 1000"), polling every 2 ms when caught up
 #   bel+f  bel again, while a follower pages through the log with
 #          bel.list_events_page(cursor, '{}', 1000), polling the same way
+#   (b)L   (b) with the events of whole build lifecycles (bench.lifecycle_event: 12 events,
+#          every kind: build request, partition and job run statuses), each client
+#          appending its own builds' events in order
+#   belL   bel_append of those events: the general path (row locks, projection updates)
 # in BENCH_ROUNDS interleaved rounds, and prints median tps, average latency and the ratios
-# bel/(a), bel/(b), and bel+f/(b)+f (the cost of following bel with the no-loss cursor,
+# bel/(a), bel/(b) (belL/(b)L for lifecycles), and bel+f/(b)+f (the cost of following bel with the no-loss cursor,
 # against following a plain table, on the same cores).
 #
 # Environment (defaults):
@@ -103,6 +107,28 @@ create table bench.control (stop boolean not null);
 insert into bench.control values (false);
 create table bench.follower_runs (
   label text, polls bigint, events bigint, start_cursor bigint, end_cursor bigint, secs numeric);
+-- Event `step` (0..11) of build `b`, which builds one partition with one job run: every
+-- kind of event a build appends, in a valid order.
+create function bench.lifecycle_event(b text, step int) returns jsonb
+-- (plpgsql: its plan is kept for the session; a SQL function's would be re-planned per call)
+language plpgsql immutable as $$
+begin
+  return format(case step
+    when 0 then '{"buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["data/life/%1$s"]}}'
+    when 1 then '{"buildRequest":{"status":"BUILD_REQUEST_PLANNING"}}'
+    when 2 then '{"partition":{"partitionRef":"data/life/%1$s","status":"PARTITION_REQUESTED"}}'
+    when 3 then '{"partition":{"partitionRef":"data/life/%1$s","status":"PARTITION_ANALYZED"}}'
+    when 4 then '{"buildRequest":{"status":"BUILD_REQUEST_ANALYSIS_COMPLETED"}}'
+    when 5 then '{"jobRun":{"jobRunId":"jr-%1$s","jobLabel":"etl/life","status":"JOB_RUN_SCHEDULED","targetPartitions":["data/life/%1$s"]}}'
+    when 6 then '{"buildRequest":{"status":"BUILD_REQUEST_EXECUTING"}}'
+    when 7 then '{"partition":{"partitionRef":"data/life/%1$s","status":"PARTITION_BUILDING","jobRunId":"jr-%1$s"}}'
+    when 8 then '{"jobRun":{"jobRunId":"jr-%1$s","status":"JOB_RUN_RUNNING"}}'
+    when 9 then '{"partition":{"partitionRef":"data/life/%1$s","status":"PARTITION_AVAILABLE","jobRunId":"jr-%1$s"}}'
+    when 10 then '{"jobRun":{"jobRunId":"jr-%1$s","status":"JOB_RUN_COMPLETED","exitCode":0}}'
+    else '{"buildRequest":{"status":"BUILD_REQUEST_COMPLETED"}}'
+  end, b)::jsonb || jsonb_build_object('eventId', b || ':' || step, 'buildRequestId', b);
+end
+$$;
 SQL
 log "baseline table bench.plain_events (like bel.events including all):"
 psql_db -At -c "select '    ' || indexdef from pg_indexes where schemaname = 'bench' and tablename = 'plain_events' order by indexname" >&2
@@ -128,6 +154,28 @@ SQL
 cat >"$WORK/bel.sql" <<SQL
 select bel.bel_append($EVENT)
   from (select nextval('bench.ids') as n) s;
+SQL
+# Build lifecycles: each client appends the events of its own builds in order, one per
+# transaction (pgbench keeps :k per client; :run makes ids unique across runs).
+LIFECYCLE_STEP='\set k :k + 1
+\set step :k % 12'
+LIFECYCLE_BUILD="'life-' || :run || '-' || :client_id || '-' || (:k / 12)"
+cat >"$WORK/bL.sql" <<SQL
+$LIFECYCLE_STEP
+with e as materialized (select bench.lifecycle_event($LIFECYCLE_BUILD, :step) as event),
+ins as (insert into bench.plain_events (event_type, schema_version, event_id, build_request_id, partition_ref,
+                                        job_run_id, job_label, payload)
+  select case when event ? 'buildRequest' then 'build_request' when event ? 'partition' then 'partition'
+              else 'job_run' end,
+         1, event->>'eventId', event->>'buildRequestId', event->'partition'->>'partitionRef',
+         coalesce(event->'jobRun'->>'jobRunId', event->'partition'->>'jobRunId'), event->'jobRun'->>'jobLabel', event
+  from e
+  returning idx)
+select pg_notify('bench', idx::text) from ins;
+SQL
+cat >"$WORK/belL.sql" <<SQL
+$LIFECYCLE_STEP
+select bel.bel_append(bench.lifecycle_event($LIFECYCLE_BUILD, :step));
 SQL
 # Followers: page through a log from its current end, re-polling at once while there is
 # more, sleeping BENCH_POLL_MS when caught up; each poll is its own transaction. Once
@@ -193,16 +241,18 @@ declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=()
 declare -a FOLLOWER_NOTES=()
 CURRENT_ROUND=0
 
+RUN_NUMBER=0
 # run_pgbench LABEL SCRIPT CLIENTS: appends one result row
 run_pgbench() {
   local label="$1" script="$2" clients="$3" out threads=2 tps lat failed
   [ "$clients" -ge 2 ] || threads=1
+  RUN_NUMBER=$((RUN_NUMBER + 1))
   psql_db -c checkpoint
   log "round $CURRENT_ROUND/$ROUNDS: pgbench $label, $clients client(s), $SECONDS_PER_RUN s"
   out="$WORK/pgbench-$label-$clients.out"
   if ! PGHOST="$BEL_PG_ROOT/sock" PGPORT="$BEL_PG_PORT" PGUSER=postgres \
     "$PGBENCH" -n -M prepared -T "$SECONDS_PER_RUN" -c "$clients" -j "$threads" \
-    -f "$WORK/$script" "$DB" >"$out" 2>&1; then
+    -D k=-1 -D run="$RUN_NUMBER" -f "$WORK/$script" "$DB" >"$out" 2>&1; then
     cat "$out" >&2
     die "pgbench $label failed"
   fi
@@ -269,6 +319,8 @@ for CURRENT_ROUND in $(seq 1 "$ROUNDS"); do
       run_with_follower "(b)+f" b.sql follower-plain.sql bench.plain_events "$c"
       run_with_follower "bel+f" bel.sql follower-bel.sql bel.events "$c"
     fi
+    run_pgbench "(b)L" bL.sql "$c"
+    run_pgbench "belL" belL.sql "$c"
   done
 done
 
@@ -298,6 +350,8 @@ describe() {
     "bel") echo "bel bel_append" ;;
     "(b)+f") echo "(b) + naive follower" ;;
     "bel+f") echo "bel + follower (${POLL_MS} ms poll)" ;;
+    "(b)L") echo "(b) lifecycle events" ;;
+    "belL") echo "bel lifecycle events" ;;
   esac
 }
 
@@ -310,6 +364,7 @@ printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' workload clients tps "lat ms" "bel
 printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- -------------
 WORKLOADS=("(a)" "(b)" "bel")
 [ "$FOLLOWER" != 1 ] || WORKLOADS+=("(b)+f" "bel+f")
+WORKLOADS+=("(b)L" "belL")
 for c in "${CLIENTS[@]}"; do
   for w in "${WORKLOADS[@]}"; do
     ra="" rb="" rf=""
@@ -319,8 +374,9 @@ for c in "${CLIENTS[@]}"; do
         rb="$(ratio_median "$w" "(b)" "$c")"
         ;;
     esac
-    # like with like: both with a follower polling
+    # like with like: both with a follower polling; both appending lifecycle events
     [ "$w" != bel+f ] || rf="$(ratio_median "$w" "(b)+f" "$c")"
+    [ "$w" != belL ] || rb="$(ratio_median "$w" "(b)L" "$c")"
     printf '%-30s %7s %9.1f %8s %8s %8s %10s  [%s]\n' "$(describe "$w")" "$c" \
       "$(values_of tps "$w" "$c" | median)" "$(values_of lat "$w" "$c" | median)" "$ra" "$rb" "$rf" \
       "$(values_of tps "$w" "$c" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"
