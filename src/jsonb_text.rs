@@ -3,7 +3,7 @@
 //! `serde_json::Value` tree that pgrx's `JsonB` builds both ways.
 use std::ffi::{CStr, CString};
 
-use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::nullable::Nullable;
 use pgrx::pgrx_sql_entity_graph::metadata::{ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable};
 use pgrx::{direct_function_call, direct_function_call_as_datum, pg_sys, FromDatum, IntoDatum};
@@ -68,5 +68,16 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
         // SAFETY: as above.
         unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+// SAFETY: returns the datum IntoDatum made (jsonb), or NULL.
+unsafe impl BoxRet for JsonbText {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+        match self.into_datum() {
+            // SAFETY: a jsonb datum for a function declared to return jsonb.
+            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+            None => fcinfo.return_null(),
+        }
     }
 }

@@ -9,11 +9,11 @@ use bel_core::{ErrorClass, Rejection};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
-use pgrx::JsonB;
 
 use crate::arrays::SqlArray;
 use crate::cursor::{horizon, Horizon};
 use crate::errors::raise;
+use crate::jsonb_text::JsonbText;
 use crate::statements::{statements, Statements};
 use crate::store::{get, run};
 
@@ -23,7 +23,8 @@ pub const MAX_LIMIT: i32 = 10_000;
 /// One stored event as read.
 pub struct EventRow {
     pub idx: i64,
-    pub payload: serde_json::Value,
+    /// The stored payload as jsonb prints it (`jsonb_out`).
+    pub payload: String,
     pub event_type: String,
     pub build_request_id: Option<String>,
     pub partition_ref: Option<String>,
@@ -36,7 +37,7 @@ impl EventRow {
     fn from_row(row: &SpiHeapTupleData<'_>) -> Self {
         EventRow {
             idx: get(row, 1).unwrap_or_default(),
-            payload: get::<JsonB>(row, 2).map(|j| j.0).unwrap_or_default(),
+            payload: get::<JsonbText>(row, 2).map(|j| j.0).unwrap_or_default(),
             event_type: get(row, 3).unwrap_or_default(),
             build_request_id: get(row, 4),
             partition_ref: get(row, 5),
@@ -46,19 +47,27 @@ impl EventRow {
         }
     }
 
-    /// The event in proto3 JSON with idx filled in (int64 as a string, per proto3 JSON).
-    pub fn event_json(&self) -> serde_json::Value {
-        let mut json = self.payload.clone();
-        if let Some(obj) = json.as_object_mut() {
-            obj.insert("idx".to_owned(), serde_json::Value::String(self.idx.to_string()));
-        }
-        json
+    /// The event in proto3 JSON with idx filled in (int64 as a string, per proto3 JSON),
+    /// spliced into the stored text: a follower's page is mostly these, and parsing and
+    /// re-serializing each would cost more than the rest of the read.
+    pub fn event_json(&self) -> String {
+        with_idx(&self.payload, self.idx)
     }
 
     pub fn event(&self) -> BuildEvent {
-        let mut event = event::from_json_value(self.payload.clone()).unwrap_or_default();
+        let mut event = event::from_json(&self.payload).unwrap_or_default();
         event.idx = self.idx;
         event
+    }
+}
+
+/// `{"idx": "<idx>", ...}` from a stored payload `{...}` (a JSON object without idx).
+fn with_idx(payload: &str, idx: i64) -> String {
+    let members = payload.trim().strip_prefix('{').unwrap_or("}").trim_start();
+    if members.starts_with('}') {
+        format!("{{\"idx\": \"{idx}\"}}")
+    } else {
+        format!("{{\"idx\": \"{idx}\", {members}")
     }
 }
 
@@ -70,13 +79,16 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "events": self.rows.iter().map(EventRow::event_json).collect::<Vec<_>>(),
-            "nextIdx": self.next_idx.to_string(),
-            "hasMore": self.has_more,
-            "inFlightIdx": self.in_flight_idx.to_string(),
-        })
+    /// The EventPage in proto3 JSON text: events, nextIdx, hasMore, inFlightIdx.
+    pub fn to_json(&self) -> String {
+        let events: Vec<String> = self.rows.iter().map(EventRow::event_json).collect();
+        format!(
+            "{{\"events\": [{}], \"nextIdx\": \"{}\", \"hasMore\": {}, \"inFlightIdx\": \"{}\"}}",
+            events.join(", "),
+            self.next_idx,
+            self.has_more,
+            self.in_flight_idx
+        )
     }
 
     pub fn to_proto(&self) -> EventPage {
@@ -273,5 +285,19 @@ pub mod unit {
         assert_eq!(prefix_upper_bound(""), None);
         assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_idx;
+
+    #[test]
+    fn idx_is_spliced_into_the_stored_payload() {
+        assert_eq!(with_idx(r#"{"eventId": "e"}"#, 7), r#"{"idx": "7", "eventId": "e"}"#);
+        assert_eq!(with_idx("{}", 7), r#"{"idx": "7"}"#);
+        assert_eq!(with_idx(" { } ", 7), r#"{"idx": "7"}"#);
+        let spliced: serde_json::Value = serde_json::from_str(&with_idx(r#"{"a": [1, {"b": "}"}]}"#, 12)).unwrap();
+        assert_eq!(spliced, serde_json::json!({"idx": "12", "a": [1, {"b": "}"}]}));
     }
 }
