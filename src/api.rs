@@ -11,8 +11,8 @@ use pgrx::JsonB;
 
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::{raise, OrRaise};
-use crate::jsonb_text::JsonbText;
-use crate::read::{read_page, EventRow};
+use crate::jsonb_text::{JsonbText, JsonbValue};
+use crate::read::{read_page, read_page_json, EventRow};
 use crate::store::to_timestamptz;
 use crate::views;
 
@@ -110,7 +110,7 @@ fn list_events(
 > {
     let page = read_page(since_idx, &filter_from_jsonb(filter), limit);
     TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
-        let json = JsonbText(r.event_json());
+        let json = JsonbText(r.event.text());
         (r.idx, json, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
     }))
 }
@@ -118,16 +118,16 @@ fn list_events(
 /// One EventPage in proto3 JSON: events, nextIdx, hasMore, inFlightIdx.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn list_events_page(since_idx: i64, filter: default!(Option<JsonB>, "'{}'"), limit: default!(i32, 1000)) -> JsonbText {
-    JsonbText(read_page(since_idx, &filter_from_jsonb(filter), limit).to_json())
+fn list_events_page(since_idx: i64, filter: default!(Option<JsonB>, "'{}'"), limit: default!(i32, 1000)) -> JsonbValue {
+    read_page_json(since_idx, &filter_from_jsonb(filter), limit)
 }
 
 /// list_events_page for an untyped filter literal.
 #[pg_extern(volatile, security_definer, name = "list_events_page")]
 #[search_path(pg_catalog, pg_temp)]
-fn list_events_page_text(since_idx: i64, filter: &str, limit: default!(i32, 1000)) -> JsonbText {
+fn list_events_page_text(since_idx: i64, filter: &str, limit: default!(i32, 1000)) -> JsonbValue {
     let filter = CompiledFilter::from_json(filter).or_raise();
-    JsonbText(read_page(since_idx, &filter, limit).to_json())
+    read_page_json(since_idx, &filter, limit)
 }
 
 /// The binary twin: filter and page as protobuf (bel.v1.EventFilter / bel.v1.EventPage).

@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::{pg_sys, IntoDatum};
 
-use crate::jsonb_text::JsonbText;
+use crate::jsonb_text::{JsonbText, JsonbValue};
 
 use crate::errors::internal;
 
@@ -84,6 +84,12 @@ impl SqlArray for Vec<Option<String>> {
 }
 
 impl SqlArray for Vec<JsonbText> {
+    fn sql_array(self) -> DatumWithOid<'static> {
+        build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
+    }
+}
+
+impl SqlArray for Vec<JsonbValue> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
     }

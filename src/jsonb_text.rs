@@ -1,6 +1,8 @@
-//! jsonb values carried as JSON text, for the append path: an event is parsed from the
-//! text straight into its protobuf type, and stored from its serialized text, without the
-//! `serde_json::Value` tree that pgrx's `JsonB` builds both ways.
+//! jsonb without pgrx's `JsonB`, which turns every value into a `serde_json::Value` tree:
+//! [`JsonbText`] carries JSON text (an appended event is parsed from it straight into its
+//! protobuf type, and stored from its serialized text); [`JsonbValue`] carries the binary
+//! jsonb itself (a follower's page is assembled from the stored events without printing or
+//! parsing them).
 use std::ffi::{CStr, CString};
 
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
@@ -48,15 +50,6 @@ impl IntoDatum for JsonbText {
     }
 }
 
-// SAFETY: the SQL type is jsonb, which FromDatum/IntoDatum above read and write.
-unsafe impl SqlTranslatable for JsonbText {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbText);
-    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
-        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
-
 // SAFETY: unboxes with FromDatum, like pgrx's own JsonB.
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
@@ -71,13 +64,64 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     }
 }
 
-// SAFETY: returns the datum IntoDatum made (jsonb), or NULL.
-unsafe impl BoxRet for JsonbText {
-    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
-        match self.into_datum() {
-            // SAFETY: a jsonb datum for a function declared to return jsonb.
-            Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
-            None => fcinfo.return_null(),
-        }
+/// A jsonb datum, detoasted and copied into the memory context current when it was read.
+#[derive(Clone, Copy)]
+pub struct JsonbValue(pg_sys::Datum);
+
+impl JsonbValue {
+    /// The value as JSON text.
+    pub fn text(self) -> String {
+        // SAFETY: a jsonb datum; jsonb_out returns a palloc'd NUL-terminated string.
+        let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(self.0)]) };
+        text.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default()
     }
 }
+
+impl FromDatum for JsonbValue {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: `datum` is a jsonb varlena; the copy lives in the current memory context
+        // (SPI reads switch to the caller's context first, so it outlives the SPI call).
+        let copy = unsafe { pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr::<pg_sys::varlena>()) };
+        Some(JsonbValue(pg_sys::Datum::from(copy)))
+    }
+}
+
+impl IntoDatum for JsonbValue {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+/// SQL type jsonb, and returning it from a function, for both types.
+macro_rules! jsonb_sql_type {
+    ($($ty:ident),*) => {$(
+        // SAFETY: the SQL type is jsonb, which the type's FromDatum/IntoDatum read and write.
+        unsafe impl SqlTranslatable for $ty {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($ty);
+            const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+                pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+        }
+
+        // SAFETY: returns the datum IntoDatum made (jsonb), or NULL.
+        unsafe impl BoxRet for $ty {
+            unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+                match self.into_datum() {
+                    // SAFETY: a jsonb datum for a function declared to return jsonb.
+                    Some(datum) => unsafe { fcinfo.return_raw_datum(datum) },
+                    None => fcinfo.return_null(),
+                }
+            }
+        }
+    )*};
+}
+
+jsonb_sql_type!(JsonbText, JsonbValue);

@@ -13,7 +13,7 @@ use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use crate::arrays::SqlArray;
 use crate::cursor::{horizon, Horizon};
 use crate::errors::raise;
-use crate::jsonb_text::JsonbText;
+use crate::jsonb_text::JsonbValue;
 use crate::statements::{statements, Statements};
 use crate::store::{get, run};
 
@@ -23,8 +23,8 @@ pub const MAX_LIMIT: i32 = 10_000;
 /// One stored event as read.
 pub struct EventRow {
     pub idx: i64,
-    /// The stored payload as jsonb prints it (`jsonb_out`).
-    pub payload: String,
+    /// The event with its idx, in proto3 JSON.
+    pub event: JsonbValue,
     pub event_type: String,
     pub build_request_id: Option<String>,
     pub partition_ref: Option<String>,
@@ -34,40 +34,21 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    fn from_row(row: &SpiHeapTupleData<'_>) -> Self {
-        EventRow {
-            idx: get(row, 1).unwrap_or_default(),
-            payload: get::<JsonbText>(row, 2).map(|j| j.0).unwrap_or_default(),
+    fn from_row(row: &SpiHeapTupleData<'_>) -> Option<Self> {
+        Some(EventRow {
+            idx: get(row, 1)?,
+            event: get(row, 2)?,
             event_type: get(row, 3).unwrap_or_default(),
             build_request_id: get(row, 4),
             partition_ref: get(row, 5),
             job_run_id: get(row, 6),
             job_label: get(row, 7),
             created_at: get(row, 8),
-        }
-    }
-
-    /// The event in proto3 JSON with idx filled in (int64 as a string, per proto3 JSON),
-    /// spliced into the stored text: a follower's page is mostly these, and parsing and
-    /// re-serializing each would cost more than the rest of the read.
-    pub fn event_json(&self) -> String {
-        with_idx(&self.payload, self.idx)
+        })
     }
 
     pub fn event(&self) -> BuildEvent {
-        let mut event = event::from_json(&self.payload).unwrap_or_default();
-        event.idx = self.idx;
-        event
-    }
-}
-
-/// `{"idx": "<idx>", ...}` from a stored payload `{...}` (a JSON object without idx).
-fn with_idx(payload: &str, idx: i64) -> String {
-    let members = payload.trim().strip_prefix('{').unwrap_or("}").trim_start();
-    if members.starts_with('}') {
-        format!("{{\"idx\": \"{idx}\"}}")
-    } else {
-        format!("{{\"idx\": \"{idx}\", {members}")
+        event::from_json(&self.event.text()).unwrap_or_default()
     }
 }
 
@@ -79,18 +60,6 @@ pub struct Page {
 }
 
 impl Page {
-    /// The EventPage in proto3 JSON text: events, nextIdx, hasMore, inFlightIdx.
-    pub fn to_json(&self) -> String {
-        let events: Vec<String> = self.rows.iter().map(EventRow::event_json).collect();
-        format!(
-            "{{\"events\": [{}], \"nextIdx\": \"{}\", \"hasMore\": {}, \"inFlightIdx\": \"{}\"}}",
-            events.join(", "),
-            self.next_idx,
-            self.has_more,
-            self.in_flight_idx
-        )
-    }
-
     pub fn to_proto(&self) -> EventPage {
         EventPage {
             events: self.rows.iter().map(EventRow::event).collect(),
@@ -98,6 +67,25 @@ impl Page {
             has_more: self.has_more,
             in_flight_idx: self.in_flight_idx,
         }
+    }
+
+    /// The EventPage in proto3 JSON (events, nextIdx, hasMore, inFlightIdx), assembled from
+    /// the events' jsonb as read: a follower's page is mostly events, and printing and
+    /// re-parsing each would cost more than the rest of the read.
+    fn to_json(&self, client: &SpiClient<'_>, st: &Statements) -> JsonbValue {
+        let events: Vec<JsonbValue> = self.rows.iter().map(|r| r.event).collect();
+        let args = [
+            events.sql_array(),
+            self.next_idx.to_string().into(),
+            self.has_more.into(),
+            self.in_flight_idx.to_string().into(),
+        ];
+        run(client, &st.page_json, &args)
+            .first()
+            .get_one::<JsonbValue>()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| crate::errors::internal("building a page", "no result"))
     }
 }
 
@@ -132,6 +120,16 @@ pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32) -> Page {
         let st = statements(client);
         let h = horizon(client, st);
         page_below(client, st, since_idx, filter, limit, h)
+    })
+}
+
+/// [`read_page`] as an EventPage in proto3 JSON.
+pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32) -> JsonbValue {
+    check_bounds(since_idx, limit);
+    Spi::connect(|client| {
+        let st = statements(client);
+        let h = horizon(client, st);
+        page_below(client, st, since_idx, filter, limit, h).to_json(client, st)
     })
 }
 
@@ -273,7 +271,7 @@ fn fetch(client: &SpiClient<'_>, st: &Statements, source: &Source, after: i64, u
             run(client, &st.events_by_job_labels, &[v.clone().sql_array(), after.into(), upto.into(), limit.into()])
         }
     };
-    rows.map(|row| EventRow::from_row(&row)).collect()
+    rows.filter_map(|row| EventRow::from_row(&row)).collect()
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -285,19 +283,5 @@ pub mod unit {
         assert_eq!(prefix_upper_bound(""), None);
         assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_idx;
-
-    #[test]
-    fn idx_is_spliced_into_the_stored_payload() {
-        assert_eq!(with_idx(r#"{"eventId": "e"}"#, 7), r#"{"idx": "7", "eventId": "e"}"#);
-        assert_eq!(with_idx("{}", 7), r#"{"idx": "7"}"#);
-        assert_eq!(with_idx(" { } ", 7), r#"{"idx": "7"}"#);
-        let spliced: serde_json::Value = serde_json::from_str(&with_idx(r#"{"a": [1, {"b": "}"}]}"#, 12)).unwrap();
-        assert_eq!(spliced, serde_json::json!({"idx": "12", "a": [1, {"b": "}"}]}));
     }
 }

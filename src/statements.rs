@@ -20,6 +20,7 @@ pub struct Statements {
     pub events_by_job_labels: OwnedPreparedStatement,
     pub known_partitions_between: OwnedPreparedStatement,
     pub known_partitions_from: OwnedPreparedStatement,
+    pub page_json: OwnedPreparedStatement,
 }
 
 const TEXT_ARRAY: PgOid = PgOid::BuiltIn(T::TEXTARRAYOID);
@@ -27,9 +28,10 @@ const INT8: PgOid = PgOid::BuiltIn(T::INT8OID);
 const INT4: PgOid = PgOid::BuiltIn(T::INT4OID);
 const TEXT: PgOid = PgOid::BuiltIn(T::TEXTOID);
 
-/// Columns of an event row as every read returns them.
-pub const EVENT_COLUMNS: &str =
-    "e.idx, e.payload, e.event_type, e.build_request_id, e.partition_ref, e.job_run_id, e.job_label, e.created_at";
+/// Columns of an event row as every read returns them; the second is the event with its
+/// idx (proto3 JSON: an int64 is a string), made in binary jsonb.
+pub const EVENT_COLUMNS: &str = "e.idx, jsonb_build_object('idx', e.idx::text) || e.payload, e.event_type, \
+     e.build_request_id, e.partition_ref, e.job_run_id, e.job_label, e.created_at";
 
 pub fn prepare(client: &SpiClient<'_>, sql: &str, args: &[PgOid]) -> OwnedPreparedStatement {
     // Mutable (read_only = false): each execution takes a fresh snapshot, which both the
@@ -114,6 +116,12 @@ impl Statements {
                 c,
                 "SELECT partition_ref FROM bel.known_partitions WHERE partition_ref >= $1 ORDER BY partition_ref",
                 &[TEXT],
+            ),
+            page_json: prepare(
+                c,
+                "SELECT jsonb_build_object('events', to_jsonb($1::jsonb[]), 'nextIdx', $2::text,
+                                           'hasMore', $3::bool, 'inFlightIdx', $4::text)",
+                &[PgOid::BuiltIn(T::JSONBARRAYOID), TEXT, PgOid::BuiltIn(T::BOOLOID), TEXT],
             ),
         }
     }
