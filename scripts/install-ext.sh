@@ -7,7 +7,10 @@
 # build is incremental, so this is quick when nothing changed.
 #
 # Environment: BEL_SKIP_SETUP=1 skips scripts/setup.sh (callers that just ran it).
-# Running sessions keep the old .so loaded; reconnect (or restart the cluster) afterwards.
+#
+# Files are replaced by rename, never rewritten in place: a backend that has the old bel.so
+# mapped keeps a valid mapping (overwriting it would crash such backends). Sessions load the
+# new .so when they next connect (or after a cluster restart).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,14 +21,28 @@ if [ "${BEL_SKIP_SETUP:-0}" != 1 ]; then
   bash "$BEL_SCRIPTS/setup.sh"
 fi
 
-args=(pgrx install --release --pg-config "$PG_CONFIG")
-if [ "$(id -u)" -ne 0 ]; then
-  # the system extension directories belong to root
-  args+=(--sudo)
-fi
-
 cd "$BEL_REPO_ROOT"
-log "cargo ${args[*]}"
+OUT="$BEL_REPO_ROOT/target/release/bel-package"
+log "cargo pgrx package --pg-config $PG_CONFIG --out-dir $OUT"
 start="$(now_s)"
-cargo "${args[@]}"
-log "installed into $("$PG_CONFIG" --pkglibdir) and $("$PG_CONFIG" --sharedir)/extension in $(($(now_s) - start)) s"
+cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$OUT"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=(sudo) # the system extension directories belong to root
+fi
+# install_file SRC DEST: a temporary file beside DEST, then rename over DEST
+install_file() {
+  local src="$1" dest="$2" tmp mode=0644
+  [[ "$dest" != *.so ]] || mode=0755
+  tmp="$(dirname "$dest")/.$(basename "$dest").new.$$"
+  "${SUDO[@]}" install -m "$mode" "$src" "$tmp"
+  "${SUDO[@]}" mv -f "$tmp" "$dest"
+}
+count=0
+while IFS= read -r -d '' f; do
+  install_file "$f" "/${f#"$OUT"/}"
+  count=$((count + 1))
+done < <(find "$OUT" -type f -print0)
+[ "$count" -gt 0 ] || bel_die install-ext "cargo pgrx package produced no files in $OUT"
+log "installed $count files into $("$PG_CONFIG" --pkglibdir) and $("$PG_CONFIG" --sharedir)/extension in $(($(now_s) - start)) s"
