@@ -10,6 +10,31 @@ async fn prepare_builds(c: &tokio_postgres::Client, builds: &[&str], part: &str)
     }
 }
 
+/// Appends two events at once on two connections, each after a random 0-2 ms delay;
+/// asserts that exactly one succeeds and returns the other's error.
+async fn race_with_one_winner(
+    (a, ea): (&tokio_postgres::Client, &str),
+    (b, eb): (&tokio_postgres::Client, &str),
+    round: usize,
+) -> tokio_postgres::Error {
+    let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
+    let (ra, rb) = tokio::join!(
+        async {
+            sleep_ms(delay_a).await;
+            append(a, ea).await
+        },
+        async {
+            sleep_ms(delay_b).await;
+            append(b, eb).await
+        }
+    );
+    assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
+    match (ra, rb) {
+        (Err(e), _) | (_, Err(e)) => e,
+        (Ok(_), Ok(_)) => unreachable!("asserted above"),
+    }
+}
+
 #[tokio::test]
 async fn second_requester_waits_then_is_told_to_delegate_to_the_owner() {
     let dsn = fresh_db("race_block").await;
@@ -44,22 +69,9 @@ async fn exactly_one_of_two_racing_requests_wins_every_time() {
         let part = format!("data/race/{round}");
         let (b1, b2) = (format!("r{round}a"), format!("r{round}b"));
         prepare_builds(&setup, &[&b1, &b2], &part).await;
-        let delay_a = rand::thread_rng().gen_range(0..3);
-        let delay_b = rand::thread_rng().gen_range(0..3);
         let ea = partition_event(&b1, &part, "REQUESTED", "");
         let eb = partition_event(&b2, &part, "REQUESTED", "");
-        let (ra, rb) = tokio::join!(
-            async {
-                sleep_ms(delay_a).await;
-                append(&a, &ea).await
-            },
-            async {
-                sleep_ms(delay_b).await;
-                append(&b, &eb).await
-            }
-        );
-        assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
-        let loser = ra.err().or(rb.err()).unwrap();
+        let loser = race_with_one_winner((&a, &ea), (&b, &eb), round).await;
         assert_eq!(sqlstate(&loser), "23514", "round {round}: {loser}");
     }
     assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
@@ -114,21 +126,9 @@ async fn exactly_one_of_two_racing_creators_of_a_build_wins_every_time() {
     let b = connect(&dsn).await;
     for round in 0..40 {
         let build = format!("c{round}");
-        let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
         let (ea, eb) =
             (received(&build, &format!("{build}a"), "data/ca"), received(&build, &format!("{build}b"), "data/cb"));
-        let (ra, rb) = tokio::join!(
-            async {
-                sleep_ms(delay_a).await;
-                append(&a, &ea).await
-            },
-            async {
-                sleep_ms(delay_b).await;
-                append(&b, &eb).await
-            }
-        );
-        assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
-        let loser = ra.err().or(rb.err()).unwrap();
+        let loser = race_with_one_winner((&a, &ea), (&b, &eb), round).await;
         assert_eq!(sqlstate(&loser), "55000", "round {round}: {loser}");
     }
     assert_eq!(count(&setup, "SELECT count(*) FROM bel.events").await, 40);
