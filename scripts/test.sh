@@ -2,7 +2,8 @@
 # Runs every test of the project, in this order:
 #   setup    scripts/setup.sh (system packages, cargo-pgrx, pgrx init; skips what is present)
 #   unit     cargo test -p bel-core -p bel-client              (pure Rust, no database)
-#   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster)
+#   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
+#            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
@@ -88,7 +89,10 @@ prepare_pgrx_dir() {
 step_pgrx() {
   prepare_pgrx_dir || return 1
   ensure_pg_user_can_read "$BEL_REPO_ROOT" || return 1
-  cargo pgrx test pg15 -p bel --runas "$PG_OS_USER" --pgdata "$PGRX_TEST_DIR"
+  # One test at a time: every #[pg_test] runs in its own transaction in one database, and a
+  # page read stops below another test's append still in flight (the no-loss horizon), so
+  # tests that append and read pages would depend on each other's timing.
+  RUST_TEST_THREADS=1 cargo pgrx test pg15 -p bel --runas "$PG_OS_USER" --pgdata "$PGRX_TEST_DIR"
 }
 
 step_install() {

@@ -189,7 +189,7 @@ mod tests {
                 .unwrap()
                 .unwrap();
         let page: pb::EventPage = prost::Message::decode(page_bytes.as_slice()).unwrap();
-        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events.len(), 1, "page: {page:?}");
         assert_eq!(page.events[0].idx, idx);
         assert_eq!(page.next_idx, idx);
         assert!(!page.has_more);
@@ -207,7 +207,7 @@ mod tests {
         .0;
         let events = page["events"].as_array().unwrap();
         // RECEIVED, REQUESTED, ANALYZED, SCHEDULED, BUILDING, RUNNING, AVAILABLE, COMPLETED(job)
-        assert_eq!(events.len(), 8);
+        assert_eq!(events.len(), 8, "page: {page}");
         assert_eq!(page["hasMore"], false);
         // The sequence is not rolled back between tests: compare with the log itself.
         let last = count("select max(idx) from bel.events");
