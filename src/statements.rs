@@ -1,5 +1,6 @@
-//! Every SPI statement bel runs, prepared once per backend and kept (planning a statement
-//! can cost more than running it on the append path). Plans survive DDL: Postgres'
+//! The SPI statements bel runs, prepared once per backend and kept (planning a statement
+//! can cost more than running it on the append path); the append's write statement, which
+//! has a shape per combination of parts, is in `write.rs`. Plans survive DDL: Postgres'
 //! plan cache re-plans a kept statement whose tables changed.
 use std::cell::OnceCell;
 

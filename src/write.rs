@@ -53,7 +53,7 @@ impl ColumnType {
     }
 
     /// The column's value from the unnested row `u` (array form).
-    fn from_row(self, column: &str) -> String {
+    fn value_in_row(self, column: &str) -> String {
         match self {
             ColumnType::TextList => format!("ARRAY(SELECT jsonb_array_elements_text(u.{column}))"),
             _ => format!("u.{column}"),
@@ -381,7 +381,7 @@ fn insert_sql(spec: &PartSpec, action: Action, single: bool, first: usize, guard
             spec.columns.iter().enumerate().map(|(i, (_, t))| format!("${}::{}", first + i, t.scalar().0)).collect();
         format!("SELECT {}{guard}", values.join(", "))
     } else if spec.columns.iter().any(|(_, t)| *t == TextList) {
-        let values: Vec<String> = spec.columns.iter().map(|(name, t)| t.from_row(name)).collect();
+        let values: Vec<String> = spec.columns.iter().map(|(name, t)| t.value_in_row(name)).collect();
         format!("SELECT {} FROM {}{guard}", values.join(", "), unnested_rows(spec, first))
     } else {
         // Unnested in the target list: a ProjectSet streams the rows (`FROM unnest(...)`
@@ -411,7 +411,7 @@ fn update_sql(spec: &PartSpec, single: bool, first: usize) -> String {
         format!("UPDATE {} SET {} WHERE {key} = ${first}::text", spec.table, sets.join(", "))
     } else {
         let sets: Vec<String> =
-            spec.columns.iter().skip(1).map(|(name, t)| format!("{name} = {}", t.from_row(name))).collect();
+            spec.columns.iter().skip(1).map(|(name, t)| format!("{name} = {}", t.value_in_row(name))).collect();
         format!(
             "UPDATE {} s SET {} FROM {} WHERE s.{key} = u.{key}",
             spec.table,
