@@ -363,13 +363,17 @@ fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
     (format!("WITH {} {result}", ctes.join(", ")), types)
 }
 
+/// `unnest($n::t[])` for each column, in column order (the array form's parameters).
+fn unnested_columns(spec: &PartSpec, first: usize) -> Vec<String> {
+    spec.columns.iter().enumerate().map(|(i, (_, t))| format!("unnest(${}::{})", first + i, t.array().0)).collect()
+}
+
 /// `(SELECT unnest($n::t[]) AS c, ...) AS u`: the rows of the array form.
 fn unnested_rows(spec: &PartSpec, first: usize) -> String {
-    let columns: Vec<String> = spec
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, (name, t))| format!("unnest(${}::{}) AS {name}", first + i, t.array().0))
+    let columns: Vec<String> = unnested_columns(spec, first)
+        .into_iter()
+        .zip(spec.columns)
+        .map(|(unnest, (name, _))| format!("{unnest} AS {name}"))
         .collect();
     format!("(SELECT {}) AS u", columns.join(", "))
 }
@@ -386,13 +390,7 @@ fn insert_sql(spec: &PartSpec, action: Action, single: bool, first: usize, guard
     } else {
         // Unnested in the target list: a ProjectSet streams the rows (`FROM unnest(...)`
         // would materialise them in a tuplestore first).
-        let values: Vec<String> = spec
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t))| format!("unnest(${}::{})", first + i, t.array().0))
-            .collect();
-        format!("SELECT {}{guard}", values.join(", "))
+        format!("SELECT {}{guard}", unnested_columns(spec, first).join(", "))
     };
     let on_conflict = if action == Action::InsertIfAbsent { " ON CONFLICT DO NOTHING" } else { "" };
     format!("INSERT INTO {} ({}) {select}{on_conflict}", spec.table, names.join(", "))
