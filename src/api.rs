@@ -99,7 +99,7 @@ fn list_events(
     'static,
     (
         name!(idx, i64),
-        name!(event, JsonbText),
+        name!(event, JsonbValue),
         name!(event_type, String),
         name!(build_request_id, Option<String>),
         name!(partition_ref, Option<String>),
@@ -110,8 +110,7 @@ fn list_events(
 > {
     let page = read_page(since_idx, &filter_from_jsonb(filter), limit);
     TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
-        let json = JsonbText(r.event.text());
-        (r.idx, json, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
+        (r.idx, r.event, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
     }))
 }
 

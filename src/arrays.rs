@@ -89,9 +89,9 @@ impl SqlArray for Vec<JsonbText> {
     }
 }
 
-impl SqlArray for Vec<JsonbValue> {
+impl SqlArray for Vec<&JsonbValue> {
     fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
+        build(self.into_iter().map(JsonbValue::to_datum).collect(), &JSONB)
     }
 }
 

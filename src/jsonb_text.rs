@@ -64,16 +64,42 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     }
 }
 
-/// A jsonb datum, detoasted and copied into the memory context current when it was read.
-#[derive(Clone, Copy)]
-pub struct JsonbValue(pg_sys::Datum);
+/// A binary jsonb value, held as the bytes of its varlena (4-byte header) on the Rust heap:
+/// freed when dropped, whatever memory context it was read in (pgrx copies SPI results into
+/// the transaction's context, where a palloc'd copy would stay until commit: a follower
+/// polling in one long transaction would grow by every page it read).
+pub struct JsonbValue(Vec<u8>);
 
 impl JsonbValue {
     /// The value as JSON text.
-    pub fn text(self) -> String {
-        // SAFETY: a jsonb datum; jsonb_out returns a palloc'd NUL-terminated string.
-        let text = unsafe { direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(self.0)]) };
-        text.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default()
+    pub fn text(&self) -> String {
+        let Some(datum) = self.to_datum() else {
+            return String::new();
+        };
+        // SAFETY: a jsonb datum; jsonb_out returns a palloc'd NUL-terminated string, freed
+        // here once copied, like the datum.
+        unsafe {
+            let text = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]);
+            let owned = text.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(t) = text {
+                pg_sys::pfree(t.as_ptr() as *mut std::ffi::c_void);
+            }
+            pg_sys::pfree(datum.cast_mut_ptr());
+            owned
+        }
+    }
+
+    /// A palloc'd copy in the current memory context.
+    pub fn to_datum(&self) -> Option<pg_sys::Datum> {
+        if self.0.is_empty() {
+            return None;
+        }
+        // SAFETY: palloc raises on failure; the bytes are a whole varlena.
+        unsafe {
+            let copy = pg_sys::palloc(self.0.len()).cast::<u8>();
+            std::ptr::copy_nonoverlapping(self.0.as_ptr(), copy, self.0.len());
+            Some(pg_sys::Datum::from(copy))
+        }
     }
 }
 
@@ -82,16 +108,26 @@ impl FromDatum for JsonbValue {
         if is_null {
             return None;
         }
-        // SAFETY: `datum` is a jsonb varlena; the copy lives in the current memory context
-        // (SPI reads switch to the caller's context first, so it outlives the SPI call).
-        let copy = unsafe { pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr::<pg_sys::varlena>()) };
-        Some(JsonbValue(pg_sys::Datum::from(copy)))
+        // SAFETY: `datum` is a jsonb varlena. A plain one (4-byte header, not compressed or
+        // external: a value computed by a query) is copied as it is; any other is detoasted
+        // into a palloc'd copy with a 4-byte header first, freed once copied.
+        unsafe {
+            let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
+            let plain = pgrx::varlena::varatt_is_4b_u(varlena);
+            let whole = if plain { varlena } else { pg_sys::pg_detoast_datum_copy(varlena) };
+            let len = pgrx::varlena::varsize_any(whole);
+            let bytes = std::slice::from_raw_parts(whole.cast::<u8>(), len).to_vec();
+            if !plain {
+                pg_sys::pfree(whole.cast());
+            }
+            Some(JsonbValue(bytes))
+        }
     }
 }
 
 impl IntoDatum for JsonbValue {
     fn into_datum(self) -> Option<pg_sys::Datum> {
-        Some(self.0)
+        self.to_datum()
     }
 
     fn type_oid() -> pg_sys::Oid {

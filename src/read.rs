@@ -73,7 +73,7 @@ impl Page {
     /// the events' jsonb as read: a follower's page is mostly events, and printing and
     /// re-parsing each would cost more than the rest of the read.
     fn to_json(&self, client: &SpiClient<'_>, st: &Statements) -> JsonbValue {
-        let events: Vec<JsonbValue> = self.rows.iter().map(|r| r.event).collect();
+        let events: Vec<&JsonbValue> = self.rows.iter().map(|r| &r.event).collect();
         let args = [
             events.sql_array(),
             self.next_idx.to_string().into(),

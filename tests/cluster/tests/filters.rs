@@ -272,3 +272,27 @@ async fn selective_reads_do_not_scan_the_log() {
     assert_eq!(seq_after, seq_before, "a selective read scanned bel.events sequentially");
     assert!(idx_after > idx_before, "the reads used the indexes");
 }
+
+/// Pages read in one long transaction do not pile up in it: what a read copies out of SPI
+/// is freed when the call returns, not at commit (a follower may poll in one transaction).
+#[tokio::test]
+async fn reading_pages_in_one_transaction_does_not_grow_its_memory() {
+    let dsn = fresh_db("page_memory").await;
+    let c = connect(&dsn).await;
+    let events: Vec<serde_json::Value> = (0..12)
+        .flat_map(|n| full_build(&format!("b{n}"), &format!("data/m/{n}"), &format!("j{n}"), "etl"))
+        .map(|e| serde_json::from_str(&e).unwrap())
+        .collect();
+    c.query("SELECT bel.bel_append_batch($1::text::jsonb)", &[&serde_json::to_string(&events).unwrap()]).await.unwrap();
+    let transaction_bytes = "SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'TopTransactionContext'";
+    c.batch_execute("BEGIN").await.unwrap();
+    // Warm up (statements prepared, caches filled), then measure 500 more pages.
+    c.query("SELECT bel.list_events_page(0, '{}', 100) FROM generate_series(1, 10)", &[]).await.unwrap();
+    let before: i64 = c.query_one(transaction_bytes, &[]).await.unwrap().get(0);
+    let pages = c.query("SELECT bel.list_events_page(0, '{}', 100) FROM generate_series(1, 500)", &[]).await.unwrap();
+    assert_eq!(pages.len(), 500);
+    let after: i64 = c.query_one(transaction_bytes, &[]).await.unwrap().get(0);
+    c.batch_execute("COMMIT").await.unwrap();
+    // 500 pages of 100 events are ~15 MB; a leak of even one page per call would show.
+    assert!(after - before < 1 << 20, "the transaction's memory grew by {} bytes over 500 pages", after - before);
+}
