@@ -21,19 +21,33 @@ impl FromDatum for JsonbText {
         if is_null {
             return None;
         }
-        // SAFETY: `datum` is a jsonb varlena (the argument's declared type); jsonb_out
-        // returns a palloc'd NUL-terminated string, freed here once copied.
+        // SAFETY: `datum` is a jsonb varlena (the argument's declared type); a detoasted
+        // copy, if one was made, is freed once printed.
         unsafe {
             let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
             let detoasted = pg_sys::pg_detoast_datum_packed(varlena);
-            let text = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(pg_sys::Datum::from(detoasted))])?;
-            let owned = text.to_string_lossy().into_owned();
-            pg_sys::pfree(text.as_ptr() as *mut std::ffi::c_void);
+            let text = print(pg_sys::Datum::from(detoasted));
             if detoasted != varlena {
                 pg_sys::pfree(detoasted.cast());
             }
-            Some(JsonbText(owned))
+            Some(JsonbText(text))
         }
+    }
+}
+
+/// `jsonb_out` of a jsonb datum, copied into a String (the palloc'd text is freed).
+///
+/// # Safety
+/// `datum` must be a detoasted jsonb varlena.
+unsafe fn print(datum: pg_sys::Datum) -> String {
+    // SAFETY: the caller passes a jsonb datum; jsonb_out returns a NUL-terminated string.
+    unsafe {
+        let Some(text) = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]) else {
+            return String::new();
+        };
+        let owned = text.to_string_lossy().into_owned();
+        pg_sys::pfree(text.as_ptr() as *mut std::ffi::c_void);
+        owned
     }
 }
 
@@ -76,16 +90,11 @@ impl JsonbValue {
         let Some(datum) = self.to_datum() else {
             return String::new();
         };
-        // SAFETY: a jsonb datum; jsonb_out returns a palloc'd NUL-terminated string, freed
-        // here once copied, like the datum.
+        // SAFETY: a jsonb datum, palloc'd above and freed once printed.
         unsafe {
-            let text = direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(datum)]);
-            let owned = text.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
-            if let Some(t) = text {
-                pg_sys::pfree(t.as_ptr() as *mut std::ffi::c_void);
-            }
+            let text = print(datum);
             pg_sys::pfree(datum.cast_mut_ptr());
-            owned
+            text
         }
     }
 

@@ -115,21 +115,26 @@ pub fn check_bounds(since_idx: i64, limit: i32) {
 /// Events with idx > since_idx matching `filter`, ascending, at most `limit`, all at or
 /// below the horizon. `next_idx` moves past every event scanned, matching or not.
 pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32) -> Page {
-    check_bounds(since_idx, limit);
-    Spi::connect(|client| {
-        let st = statements(client);
-        let h = horizon(client, st);
-        page_below(client, st, since_idx, filter, limit, h)
-    })
+    read(since_idx, filter, limit, |_, _, page| page)
 }
 
 /// [`read_page`] as an EventPage in proto3 JSON.
 pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32) -> JsonbValue {
+    read(since_idx, filter, limit, |client, st, page| page.to_json(client, st))
+}
+
+/// Reads one page and hands it to `finish` in the same SPI connection.
+fn read<R>(
+    since_idx: i64,
+    filter: &CompiledFilter,
+    limit: i32,
+    finish: impl FnOnce(&SpiClient<'_>, &Statements, Page) -> R,
+) -> R {
     check_bounds(since_idx, limit);
     Spi::connect(|client| {
         let st = statements(client);
         let h = horizon(client, st);
-        page_below(client, st, since_idx, filter, limit, h).to_json(client, st)
+        finish(client, st, page_below(client, st, since_idx, filter, limit, h))
     })
 }
 
