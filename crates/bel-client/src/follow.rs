@@ -13,9 +13,9 @@ use bel_core::{ErrorClass, Rejection};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use tokio_postgres::Config;
 
+use crate::connection::{open_connection, DrivenConnection};
 use crate::cursor::{FollowAction, FollowCursor};
 use crate::error::{Error, Result};
-use crate::service::{open_connection, DrivenConnection};
 use crate::sql::{self, MAX_PAGE_LIMIT};
 
 /// The NOTIFY channel appends signal on.

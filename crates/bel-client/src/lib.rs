@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod connection;
 pub mod cursor;
 mod error;
 mod follow;

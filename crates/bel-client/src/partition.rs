@@ -7,18 +7,17 @@ use bel_core::status::Status;
 use crate::error::{Error, Result};
 use crate::follow::{Follower, SubscribeOptions};
 use crate::service::PgGraphService;
-use crate::sql::{escape_glob, PartitionStatusRow};
+use crate::sql::PartitionStatusRow;
 
 impl PgGraphService {
     /// Waits until `partition_ref` is AVAILABLE and returns its status.
     ///
-    /// Checks `bel.partition_status` first and returns at once when the partition is
-    /// already AVAILABLE. Otherwise it follows the log with a `partition_refs` filter
-    /// from the start of the partition's history (an index lookup, so cheap) and
-    /// decides only when the follower has caught up, so an old AVAILABLE that was
-    /// invalidated since is never mistaken for the current state. Starting from the
-    /// beginning rather than from the status check's `last_idx` leaves no window in
-    /// which an append still in flight during the check could be missed.
+    /// Follows the log with an exact `partition_refs` filter from the start of the
+    /// partition's history (an index lookup, so cheap) and decides only when the follower
+    /// has caught up, so an old AVAILABLE that was invalidated since is never mistaken for
+    /// the current state, and an append still in flight is never missed. An exact filter
+    /// rather than a glob over `bel.partition_status`: a ref may hold any character, and
+    /// `globset::escape` leaves `\` unescaped, which bel's globs read as an escape.
     ///
     /// Errors with [`Error::PartitionFailed`] when the partition is FAILED (a partition
     /// not known yet, REQUESTED, ANALYZED, BUILDING or INVALIDATED is waited on), and
@@ -43,24 +42,6 @@ impl PgGraphService {
         partition_ref: &str,
         last_status: &mut Option<PartitionStatus>,
     ) -> Result<PartitionStatusRow> {
-        let rows = self.partition_status(&[escape_glob(partition_ref)]).await?;
-        if let Some(row) = rows.into_iter().find(|row| row.partition_ref == partition_ref) {
-            *last_status = row.status();
-            match row.status() {
-                Some(PartitionStatus::PartitionAvailable) => return Ok(row),
-                Some(PartitionStatus::PartitionFailed) => {
-                    return Err(Error::PartitionFailed {
-                        partition_ref: row.partition_ref,
-                        idx: row.last_idx.unwrap_or(0),
-                        build_request_id: row.build_request_id,
-                        job_run_id: row.job_run_id,
-                        message: None,
-                    })
-                }
-                _ => {}
-            }
-        }
-
         let filter = EventFilter { partition_refs: vec![partition_ref.to_string()], ..Default::default() };
         let mut follower = Follower::new(self.config().clone(), filter, 0, SubscribeOptions::default());
         let mut watch = PartitionWatch::new(partition_ref);

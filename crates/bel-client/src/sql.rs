@@ -156,32 +156,9 @@ pub async fn build_summary(client: &impl GenericClient, build_request_id: &str) 
     }
 }
 
-/// Escapes glob metacharacters so a partition ref can be passed where
-/// `bel.partition_status` expects patterns, matching exactly that ref.
-pub fn escape_glob(partition_ref: &str) -> String {
-    let mut escaped = String::with_capacity(partition_ref.len());
-    for c in partition_ref.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\' | ',' | '!') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaped_refs_match_only_themselves() {
-        for partition_ref in ["data/users/2026-11-01", "odd/*/name?", "a[b]c", "x{y,z}", "back\\slash", "!neg"] {
-            let glob = bel_core::filter::compile_glob(&escape_glob(partition_ref)).unwrap().compile_matcher();
-            assert!(glob.is_match(partition_ref), "{partition_ref}");
-        }
-        let glob = bel_core::filter::compile_glob(&escape_glob("odd/*")).unwrap().compile_matcher();
-        assert!(!glob.is_match("odd/x"));
-    }
 
     #[test]
     fn limits_are_checked_before_the_round_trip() {

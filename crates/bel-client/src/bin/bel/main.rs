@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use bel_client::{BuildEvent, Error, GraphService, PgGraphService, SubscribeOptions, Subscription};
 use clap::Parser;
 use futures_util::StreamExt;
@@ -178,32 +179,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Streams events forever. A lost connection is retried with exponential backoff
-/// (1 s up to 30 s) from the subscription's resume point, so nothing is printed twice
-/// or skipped; any other error ends the command.
+/// Streams events forever. A lost connection is retried after an exponential backoff
+/// with jitter (1 s doubling up to 30 s, each delay stretched by a random part of itself so
+/// many followers of one restarted server do not reconnect in step), from the
+/// subscription's resume point, so nothing is printed twice or skipped; any other error
+/// ends the command.
 async fn follow(
     config: Config,
     filter: bel_client::EventFilter,
     since: i64,
     options: SubscribeOptions,
 ) -> Result<(), Failure> {
-    const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let reconnect_delays = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times();
+    let mut delays = reconnect_delays.build();
     let mut resume_from = since;
-    let mut backoff = FIRST_BACKOFF;
     loop {
         let mut events = Subscription::new(config.clone(), filter.clone(), resume_from, options.clone());
         let mut out = io::stdout().lock();
+        let mut lost = None;
         while let Some(item) = events.next().await {
             match item {
                 Ok(event) => {
                     write_event(&mut out, &event)?;
                     // Flush per event: a follower's reader wants each line as it happens.
                     out.flush()?;
-                    backoff = FIRST_BACKOFF;
+                    delays = reconnect_delays.build();
                 }
                 Err(error) if error.is_connection_lost() => {
-                    eprintln!("bel: {error}; reconnecting in {}s from idx {}", backoff.as_secs(), events.resume_idx());
+                    lost = Some(error);
                     break;
                 }
                 Err(error) => return Err(error.into()),
@@ -211,8 +218,11 @@ async fn follow(
         }
         resume_from = events.resume_idx();
         drop(out);
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        // Never None: the builder sets no limit on the number of retries.
+        let delay = delays.next().unwrap_or(Duration::from_secs(30));
+        let reason = lost.map_or_else(|| "the subscription ended".to_string(), |error| error.to_string());
+        eprintln!("bel: {reason}; reconnecting in {:.1}s from idx {resume_from}", delay.as_secs_f64());
+        tokio::time::sleep(delay).await;
     }
 }
 
