@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of the project, in this order:
 #   setup    scripts/setup.sh (system packages, cargo-pgrx, pgrx init; skips what is present)
-#   unit     cargo test -p bel-core -p bel-client              (pure Rust, no database)
+#   unit     cargo test -p bel-core -p bel-client -p bel-cli   (pure Rust, no database)
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
-#   cluster  cargo test -p bel-cluster-tests -p bel-client -- --test-threads=1
+#   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
 # A failing step does not stop the independent ones after it (cluster needs install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
@@ -55,7 +55,7 @@ trap 'exit 143' TERM
 
 # --- steps ------------------------------------------------------------------------------
 step_unit() {
-  cargo test -p bel-core -p bel-client
+  cargo test -p bel-core -p bel-client -p bel-cli
 }
 
 # cargo-pgrx 0.18.1 with --runas/--pgdata: the test process runs `sudo -u postgres mkdir -p
@@ -113,8 +113,7 @@ step_cluster() {
   local dsn
   dsn="$(pg_test dsn "$TEST_DB")"
   log "BEL_TEST_DSN='$dsn'"
-  # bel-client's database tests skip without BEL_TEST_DSN in the unit step; here they run.
-  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -p bel-client -- --test-threads=1
+  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 }
 
 # --- run ----------------------------------------------------------------------------------

@@ -1,29 +1,14 @@
-//! End-to-end checks of the client against a real database with `CREATE EXTENSION bel`.
-//! Skipped (with a message) unless `BEL_TEST_DSN` names such a database. Every run works in
+//! End-to-end checks of `PgGraphService` against a real database with `CREATE EXTENSION bel`
+//! named by `BEL_TEST_DSN` (without it: a failure under CI, a skip elsewhere). Every run works in
 //! its own partition namespace (`bel-client-test/<run>/...`), so runs never collide and
 //! the filters keep each run's reads to its own events.
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bel_client::{sql, BuildEvent, Error, EventFilter, GraphService, PgGraphService, SubscribeOptions};
+use bel_client_tests::{run_id, test_dsn};
 use bel_core::pb::PartitionStatus;
 use futures_util::StreamExt;
-
-fn test_dsn(test: &str) -> Option<String> {
-    match std::env::var("BEL_TEST_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => Some(dsn),
-        _ => {
-            eprintln!("skipping {test}: set BEL_TEST_DSN to a database with CREATE EXTENSION bel");
-            None
-        }
-    }
-}
-
-/// A prefix unique to this run of this test.
-fn run_id(test: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{test}-{}-{nanos}", std::process::id())
-}
 
 fn event(json: serde_json::Value) -> BuildEvent {
     bel_core::event::from_json(&json.to_string()).expect("test event is valid JSON")
