@@ -5,9 +5,11 @@
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
+#   isolation scripts/pg-regress.sh isolation                  (concurrency specs, pg_isolation_regress,
+#            tests/isolation/, private cluster on port 54340)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
-# A failing step does not stop the independent ones after it (cluster needs install);
+# A failing step does not stop the independent ones after it (isolation and cluster need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
@@ -19,7 +21,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install cluster)
+ALL_STEPS=(unit pgrx install isolation cluster)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -99,6 +101,10 @@ step_install() {
   BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
 }
 
+step_isolation() {
+  bash "$BEL_SCRIPTS/pg-regress.sh" isolation
+}
+
 step_cluster() {
   if ! pg_test status >/dev/null 2>&1; then
     STARTED_CLUSTER=1
@@ -124,7 +130,7 @@ summary() {
   printf '\n[test] ===== summary =====\n' >&2
   local i
   for i in "${!R_NAME[@]}"; do
-    printf '[test]   %-8s %-5s %5ss\n' "${R_NAME[$i]}" "${R_STATUS[$i]}" "${R_SECS[$i]}" >&2
+    printf '[test]   %-9s %-5s %5ss\n' "${R_NAME[$i]}" "${R_STATUS[$i]}" "${R_SECS[$i]}" >&2
   done
 }
 
@@ -142,9 +148,9 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [ "$s" = cluster ] && [ "$install_ok" = 0 ]; then
-    log "skipping cluster: the extension was not installed"
-    record cluster SKIP 0
+  if [[ " isolation cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+    log "skipping $s: the extension was not installed"
+    record "$s" SKIP 0
     failed=1
     continue
   fi
