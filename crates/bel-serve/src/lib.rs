@@ -1,0 +1,130 @@
+//! `bel serve`: the read-only HTTP service of bel, the Build Event Log (docs/http-api.md
+//! is its contract).
+//!
+//! - `/v1/events`: EventPages after a cursor, filtered, as proto3 JSON or binary protobuf,
+//!   long-polled with `wait_ms`; complete pages are immutable and cacheable.
+//! - `/v1/partitions`, `/v1/builds`, `/v1/builds/{id}`, `/v1/job_runs`: the views.
+//! - `/healthz`, `/metrics`.
+//!
+//! Layout: [`config`] (options, access rules), `db` (pool, failure classes), `queries`
+//! (one function per SQL call), `longpoll` (the wake-up hub, its LISTEN connection and
+//! in-flight waiter), `coalesce` (identical concurrent reads share one query), `page`
+//! (page representations and ETags), `api` (handlers), `auth`, `metrics`, `router`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), bel_serve::ServeError> {
+//! let mut config = bel_serve::ServeConfig::new("host=/var/run/postgresql dbname=builds user=bel_web");
+//! config.listen = "127.0.0.1:0".parse().unwrap();
+//! let server = bel_serve::Server::bind(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+mod api;
+mod auth;
+mod coalesce;
+pub mod config;
+mod db;
+mod error;
+mod longpoll;
+mod metrics;
+mod page;
+mod queries;
+mod router;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{BearerToken, ServeArgs, ServeConfig};
+pub use error::ServeError;
+
+use crate::db::Db;
+use crate::longpoll::Hub;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// A bound server, not yet serving. Binding does not need the database: the pool and the
+/// LISTEN connection connect when they can, and requests get 503 until then.
+pub struct Server {
+    listener: TcpListener,
+    pg_config: tokio_postgres::Config,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Checks `config` (see [`ServeConfig::check`]) and binds its address.
+    pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
+        config.check()?;
+        let pg_config: tokio_postgres::Config = config.dsn.parse().map_err(ServeError::Dsn)?;
+        let metrics = Arc::new(Metrics::new());
+        let db = Db::new(pg_config.clone(), config.pool_size, metrics.clone())?;
+        let shutdown = CancellationToken::new();
+        let hub = Arc::new(Hub::new(shutdown.clone()));
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        let state = AppState::new(db, hub, metrics, config.token);
+        Ok(Server { listener, pg_config, state, shutdown })
+    }
+
+    /// The bound address (the actual port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound TcpListener always knows its address; fall back to the unspecified one.
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until `shutdown` completes, then stops: waiting long polls answer at once,
+    /// requests in progress finish, the background tasks end.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let Server { listener, pg_config, state, shutdown: stop } = self;
+        let hub = state.hub().clone();
+        let metrics = state.metrics().clone();
+        let listen_task = tokio::spawn(longpoll::listener::run(pg_config, hub.clone(), metrics.clone(), stop.clone()));
+        let in_flight_task = tokio::spawn(longpoll::in_flight::run(state.db().clone(), hub, metrics, stop.clone()));
+        let app = router::router(state);
+        let stopping = stop.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stopping.cancel();
+            })
+            .await;
+        stop.cancel();
+        let _ = tokio::join!(listen_task, in_flight_task);
+        served.map_err(ServeError::Io)
+    }
+}
+
+/// Serves `config` until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let server = Server::bind(config).await?;
+    tracing::info!("bel serve listening on http://{}", server.local_addr());
+    server.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
