@@ -25,7 +25,9 @@ GRANT EXECUTE ON FUNCTION
     bel.list_events_page(bigint, text, integer),
     bel.list_events_page(bigint, bytea, integer),
     bel.wait_for_append(bigint, integer),
-    bel.partition_status(text[]),
+    bel.partition_status(text[], text, integer),
+    bel.partition_counts(text[]),
+    bel.build_requests(bigint, integer),
     bel.build_summary(text),
     bel.job_runs(text, text),
     bel.transitions(),
@@ -60,7 +62,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'bel'::regnamespace
                AND p.proname IN ('bel_append', 'bel_append_batch', 'list_events', 'list_events_page',
-                                 'partition_status', 'build_summary', 'job_runs')
+                                 'partition_status', 'build_summary', 'job_runs',
+                                 'build_requests')
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off', f);
     END LOOP;

@@ -56,6 +56,8 @@ CREATE TABLE bel.build_request_state (
     created_at           timestamptz,
     updated_at           timestamptz
 );
+-- Recent builds first (bel.build_requests pages by first_idx).
+CREATE INDEX build_request_state_first_idx ON bel.build_request_state (first_idx);
 
 CREATE TABLE bel.job_run_state (
     job_run_id        text COLLATE "C" PRIMARY KEY,

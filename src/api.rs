@@ -11,10 +11,10 @@ use pgrx::JsonB;
 
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::{raise, OrRaise};
-use crate::jsonb_text::{JsonbText, JsonbValue};
 use crate::read::{read_page, read_page_json, EventRow};
-use crate::store::to_timestamptz;
-use crate::views;
+use crate::spi::jsonb_text::{JsonbText, JsonbValue};
+use crate::spi::to_timestamptz;
+use crate::{maintenance, views};
 
 /// Appends one event given in proto3 JSON; returns its idx. Its size is that of the
 /// jsonb's text.
@@ -145,14 +145,18 @@ fn list_events_page_protobuf(since_idx: i64, filter: &[u8], limit: default!(i32,
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn wait_for_append(idx: i64, timeout_ms: default!(i32, 10000)) -> bool {
-    crate::wait::wait_for_append(idx, timeout_ms)
+    crate::no_loss::wait_for_append(idx, timeout_ms)
 }
 
-/// Current status of the partitions matching any of `patterns` (globs; all when null).
+/// Current status of the partitions matching any of `patterns` (globs; all when null), in
+/// ref order; paged with `after_ref` (the last ref of the previous page) and `limit`
+/// (0..=10000; null = all).
 #[pg_extern(stable, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn partition_status(
     patterns: default!(Option<Vec<String>>, "NULL"),
+    after_ref: default!(Option<String>, "NULL"),
+    limit: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -165,7 +169,7 @@ fn partition_status(
     ),
 > {
     use bel_core::status::Status;
-    TableIterator::new(views::partition_status(patterns).into_iter().map(|p| {
+    TableIterator::new(views::partition_status(patterns, after_ref, limit).into_iter().map(|p| {
         (
             p.partition_ref,
             p.status.short_name().to_owned(),
@@ -173,6 +177,49 @@ fn partition_status(
             p.job_run_id,
             p.last_idx,
             to_timestamptz(p.updated_at),
+        )
+    }))
+}
+
+/// How many partitions matching any of `patterns` (all when null) are in each status.
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn partition_counts(
+    patterns: default!(Option<Vec<String>>, "NULL"),
+) -> TableIterator<'static, (name!(status, String), name!(partitions, i64))> {
+    TableIterator::new(views::partition_counts(patterns))
+}
+
+/// Build requests, newest first (by their first event's idx), paged with `before_idx`
+/// (the previous page's last first_idx) and `limit` (0..=10000).
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn build_requests(
+    before_idx: default!(Option<i64>, "NULL"),
+    limit: default!(i32, 50),
+) -> TableIterator<
+    'static,
+    (
+        name!(build_request_id, String),
+        name!(status, String),
+        name!(requested_partitions, Vec<String>),
+        name!(first_idx, i64),
+        name!(last_idx, i64),
+        name!(created_at, TimestampWithTimeZone),
+        name!(updated_at, TimestampWithTimeZone),
+    ),
+> {
+    use bel_core::status::Status;
+    TableIterator::new(views::build_requests(before_idx, limit).into_iter().map(|b| {
+        (
+            b.build_request_id,
+            b.status.short_name().to_owned(),
+            b.requested_partitions,
+            b.first_idx,
+            b.last_idx,
+            to_timestamptz(b.created_at),
+            to_timestamptz(b.updated_at),
         )
     }))
 }
@@ -245,7 +292,7 @@ fn verify() -> TableIterator<
     (name!(entity, String), name!(key, String), name!(projected, Option<JsonB>), name!(replayed, Option<JsonB>)),
 > {
     TableIterator::new(
-        views::verify()
+        maintenance::verify()
             .into_iter()
             .map(|d| (d.entity.to_owned(), d.key, d.projected.map(JsonB), d.replayed.map(JsonB))),
     )
@@ -255,5 +302,5 @@ fn verify() -> TableIterator<
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn rebuild_projections() -> i64 {
-    views::rebuild_projections()
+    maintenance::rebuild_projections()
 }

@@ -12,12 +12,13 @@ use bel_core::{ErrorClass, Rejection, SCHEMA_VERSION};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
-use crate::arrays::SqlArray;
 use crate::errors::raise;
-use crate::jsonb_text::JsonbText;
-use crate::locks::{mark_in_flight, try_become_notifier, AllocationGuard};
-use crate::statements::statements;
-use crate::store::{self, get, run, EventRows};
+use crate::no_loss::{mark_in_flight, try_become_notifier, AllocationGuard};
+use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_text::JsonbText;
+use crate::spi::statements::{statements, Statements};
+use crate::spi::{get, run};
+use crate::store::{self, EventRows};
 use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
@@ -35,7 +36,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             raise(at_position(i, r));
         }
     }
-    let now = store::now_micros();
+    let now = crate::spi::now_micros();
     Spi::connect(|client| {
         let st = statements(client);
         let mut keys = TouchedKeys::of_events(&events);
@@ -91,7 +92,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 /// or the build request exists (then its idx becomes a hole, like a rolled-back append's).
 fn append_lone_creation(
     client: &pgrx::spi::SpiClient<'_>,
-    st: &crate::statements::Statements,
+    st: &Statements,
     event: BuildEvent,
     now: bel_core::state::Micros,
     at_position: impl Fn(usize, Rejection) -> Rejection,
@@ -152,7 +153,7 @@ fn event_id_conflict(event_id: &str, idx: i64) -> Rejection {
 /// Stored events with any of the events' event_ids: event_id -> (idx, event).
 fn find_event_ids(
     client: &pgrx::spi::SpiClient<'_>,
-    st: &crate::statements::Statements,
+    st: &Statements,
     events: &[BuildEvent],
 ) -> HashMap<String, (i64, BuildEvent)> {
     let ids: Vec<String> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.clone()).collect();

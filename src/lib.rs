@@ -1,22 +1,21 @@
 //! bel: the Build Event Log as a Postgres extension.
 //!
-//! Layers (see the seed): storage is `sql/schema.sql` plus [`store`] and [`cursor`];
-//! the query engine is `bel-core` (validation, reducer) driven by [`append`], [`read`]
-//! and [`views`]; the SQL surface in [`api`] stays thin.
+//! Layers (see the seed): storage is `sql/schema.sql` plus [`store`] (projection rows),
+//! [`write`] (the append's write statement) and [`no_loss`] (the cursor's locks and
+//! horizon), all on the [`spi`] layer; the query engine is `bel-core` (validation,
+//! reducer, filters) driven by [`append`], [`read`], [`views`] and [`maintenance`]; the
+//! SQL surface in [`api`] stays thin.
 use pgrx::prelude::*;
 
 mod api;
 mod append;
-mod arrays;
-mod cursor;
 mod errors;
-mod jsonb_text;
-mod locks;
+mod maintenance;
+mod no_loss;
 mod read;
-mod statements;
+mod spi;
 mod store;
 mod views;
-mod wait;
 mod write;
 
 ::pgrx::pg_module_magic!();

@@ -1,21 +1,19 @@
 //! The read path: one page of events after a cursor, matching a filter, never above the
 //! no-loss horizon, answered from indexes.
-use std::collections::BTreeSet;
-
 use bel_core::event;
-use bel_core::filter::{literal_prefix, CompiledFilter};
+use bel_core::filter::CompiledFilter;
 use bel_core::pb::{BuildEvent, EventPage};
 use bel_core::{ErrorClass, Rejection};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 
-use crate::arrays::SqlArray;
-use crate::cursor::{horizon, Horizon};
 use crate::errors::raise;
-use crate::jsonb_text::JsonbValue;
-use crate::statements::{statements, Statements};
-use crate::store::{get, run};
+use crate::no_loss::{horizon, Horizon};
+use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_text::JsonbValue;
+use crate::spi::statements::{statements, Statements};
+use crate::spi::{get, run};
 
 /// Largest page a call may ask for.
 pub const MAX_LIMIT: i32 = 10_000;
@@ -217,49 +215,15 @@ fn choose_source(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) ->
 /// Known partitions matching any pattern: each pattern's literal prefix narrows the set
 /// with an index range scan, globset decides.
 pub fn partitions_matching(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) -> Vec<String> {
-    let prefixes: BTreeSet<&str> = f.partition_patterns.iter().map(|p| literal_prefix(p)).collect();
-    // A prefix that extends another is covered by the shorter one's range.
-    let mut ranges: Vec<&str> = Vec::new();
-    for p in prefixes {
-        if !ranges.last().is_some_and(|r| p.starts_with(r)) {
-            ranges.push(p);
-        }
-    }
     let mut refs = Vec::new();
-    for prefix in ranges {
-        let rows = match prefix_upper_bound(prefix) {
-            Some(upper) => run(client, &st.known_partitions_between, &[prefix.into(), upper.into()]),
-            None => run(client, &st.known_partitions_from, &[prefix.into()]),
+    for range in f.pattern_ranges() {
+        let rows = match range.upper {
+            Some(upper) => run(client, &st.known_partitions_between, &[range.lower.into(), upper.into()]),
+            None => run(client, &st.known_partitions_from, &[range.lower.into()]),
         };
-        for row in rows {
-            if let Some(r) = get::<String>(&row, 1) {
-                if f.pattern_matches(&r) {
-                    refs.push(r);
-                }
-            }
-        }
+        refs.extend(rows.filter_map(|row| get::<String>(&row, 1)).filter(|r| f.pattern_matches(r)));
     }
     refs
-}
-
-/// The smallest string greater than every string starting with `prefix` (code point
-/// order = byte order of UTF-8 = the "C" collation), or None when there is none.
-pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    if prefix.is_empty() {
-        return None;
-    }
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let mut next = last as u32 + 1;
-        if (0xD800..=0xDFFF).contains(&next) {
-            next = 0xE000;
-        }
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
 }
 
 fn fetch(client: &SpiClient<'_>, st: &Statements, source: &Source, after: i64, upto: i64, limit: i32) -> Vec<EventRow> {
@@ -277,16 +241,4 @@ fn fetch(client: &SpiClient<'_>, st: &Statements, source: &Source, after: i64, u
         }
     };
     rows.filter_map(|row| EventRow::from_row(&row)).collect()
-}
-
-#[cfg(any(test, feature = "pg_test"))]
-pub mod unit {
-    use super::prefix_upper_bound;
-
-    pub fn check_prefix_upper_bound() {
-        assert_eq!(prefix_upper_bound("data/users/").as_deref(), Some("data/users0"));
-        assert_eq!(prefix_upper_bound(""), None);
-        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
-        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
-    }
 }

@@ -5,45 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
-use pgrx::datum::TimestampWithTimeZone;
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
-use pgrx::{pg_sys, IntoDatum, JsonB};
+use pgrx::spi::{SpiClient, SpiHeapTupleData};
+use pgrx::JsonB;
 
-use crate::arrays::SqlArray;
-use crate::errors::internal;
-use crate::jsonb_text::JsonbText;
-use crate::statements::{EntityStatements, Statements};
+use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_text::JsonbText;
+use crate::spi::statements::{EntityStatements, Statements};
+use crate::spi::{from_timestamptz, get, run, to_timestamptz};
 use crate::write::{write_parts, Part, PartRows, Values, WriteMode};
-
-/// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
-const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-
-pub fn to_timestamptz(unix_micros: Micros) -> TimestampWithTimeZone {
-    let pg = unix_micros.saturating_sub(PG_EPOCH_OFFSET_MICROS);
-    TimestampWithTimeZone::try_from(pg as pg_sys::TimestampTz).unwrap_or_else(|e| internal("timestamp out of range", e))
-}
-
-pub fn from_timestamptz(ts: TimestampWithTimeZone) -> Micros {
-    pg_sys::TimestampTz::from(ts).saturating_add(PG_EPOCH_OFFSET_MICROS)
-}
-
-/// Unix microseconds of the current time.
-pub fn now_micros() -> Micros {
-    // SAFETY: reads the clock.
-    unsafe { pg_sys::GetCurrentTimestamp() }.saturating_add(PG_EPOCH_OFFSET_MICROS)
-}
-
-pub fn run<'c>(
-    client: &SpiClient<'c>,
-    stmt: &OwnedPreparedStatement,
-    args: &[pgrx::datum::DatumWithOid<'_>],
-) -> SpiTupleTable<'c> {
-    client.select(stmt, None, args).unwrap_or_else(|e| internal("running a statement", e))
-}
-
-pub fn get<T: pgrx::FromDatum + IntoDatum>(row: &SpiHeapTupleData<'_>, ordinal: usize) -> Option<T> {
-    row.get::<T>(ordinal).unwrap_or_else(|e| internal("reading a column", e))
-}
 
 fn status_of<S: Status>(name: Option<String>) -> Option<S> {
     name.and_then(|n| S::from_short_name(&n))

@@ -228,9 +228,83 @@ mod tests {
         assert_eq!(count("select count(*) from bel.list_events(0, '{}', 0)"), 0);
     }
 
+    fn texts(sql: &str) -> Vec<String> {
+        Spi::connect(|c| {
+            c.select(sql, None, &[])
+                .expect("query")
+                .map(|r| r.get::<String>(1).expect("column").expect("not null"))
+                .collect()
+        })
+    }
+
+    /// Requests partitions so they show in partition_status (REQUESTED, owned by `build`).
+    fn request(build: &str, parts: &[&str]) {
+        let list = parts.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(",");
+        append(&build_event(build, "RECEIVED", &format!(r#","requestedPartitions":[{list}]"#)));
+        append(&build_event(build, "PLANNING", ""));
+        for p in parts {
+            append(&partition_event(build, p, "REQUESTED", ""));
+        }
+    }
+
     #[pg_test]
-    fn prefix_upper_bounds() {
-        crate::read::unit::check_prefix_upper_bound();
+    fn partition_status_pages_in_ref_order_with_globs() {
+        request("pg1", &["data/a/1", "data/a/2", "data/a/3", "data/a.x", "data/b/1", "data/a"]);
+        let all = "select partition_ref from bel.partition_status('{data/a/*,data/b/*}')";
+        assert_eq!(texts(all), ["data/a/1", "data/a/2", "data/a/3", "data/b/1"]);
+        // Pages of two, each after the previous page's last ref: the same rows, once.
+        let page = |after: &str| {
+            texts(&format!("select partition_ref from bel.partition_status('{{data/a/*,data/b/*}}', {after}, 2)"))
+        };
+        assert_eq!(page("null"), ["data/a/1", "data/a/2"]);
+        assert_eq!(page("'data/a/2'"), ["data/a/3", "data/b/1"]);
+        assert_eq!(page("'data/b/1'"), Vec::<String>::new());
+        // No patterns: every partition, paged; a ref equal to a literal prefix is included.
+        assert_eq!(
+            texts("select partition_ref from bel.partition_status(null, 'data/a/3', 3)"),
+            ["data/a.x", "data/b/1"]
+        );
+        assert_eq!(texts("select partition_ref from bel.partition_status('{data/a}')"), ["data/a"]);
+        assert_eq!(count("select count(*) from bel.partition_status(null, null, 0)"), 0);
+    }
+
+    #[pg_test(error = "limit must be between 0 and 10000, got -1")]
+    fn partition_status_refuses_a_negative_limit() {
+        count("select count(*) from bel.partition_status(null, null, -1)");
+    }
+
+    #[pg_test]
+    fn partition_counts_by_status() {
+        request("pc1", &["c/x/1", "c/x/2", "c/y/1"]);
+        full_build("pc2", "c/x/3", "pc2-j");
+        let rows = |sql: &str| {
+            Spi::connect(|c| {
+                c.select(sql, None, &[])
+                    .expect("query")
+                    .map(|r| (r.get::<String>(1).unwrap().unwrap(), r.get::<i64>(2).unwrap().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            rows("select * from bel.partition_counts('{c/x/*}')"),
+            [("AVAILABLE".to_owned(), 1), ("REQUESTED".to_owned(), 2)]
+        );
+        assert_eq!(
+            rows("select * from bel.partition_counts()"),
+            [("AVAILABLE".to_owned(), 1), ("REQUESTED".to_owned(), 3)]
+        );
+    }
+
+    #[pg_test]
+    fn build_requests_newest_first_paged_by_first_idx() {
+        request("br-old", &["br/1"]);
+        request("br-mid", &["br/2"]);
+        request("br-new", &["br/3"]);
+        let ids = |sql: &str| texts(&format!("select build_request_id from bel.build_requests{sql}"));
+        assert_eq!(ids("()"), ["br-new", "br-mid", "br-old"]);
+        assert_eq!(ids("(null, 2)"), ["br-new", "br-mid"]);
+        let mid_first = count("select first_idx from bel.build_request_state where build_request_id = 'br-mid'");
+        assert_eq!(ids(&format!("({mid_first}, 2)")), ["br-old"]);
     }
 
     #[pg_test]

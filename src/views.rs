@@ -1,74 +1,145 @@
-//! The query engine's views of state: projections read by index, and the replay that
-//! proves them (verify, rebuild).
-use std::collections::{BTreeMap, BTreeSet};
+//! The query engine's views of state for people and dashboards: the projections, read by
+//! index (the replay that proves them is in `maintenance`).
+use std::collections::BTreeMap;
 
-use bel_core::filter::CompiledFilter;
+use bel_core::filter::{CompiledFilter, RefRange};
 use bel_core::pb::EventFilter;
-use bel_core::reducer::Reducer;
-use bel_core::state::{BuildRequest, ChangedSet, JobRun, Partition, State};
+use bel_core::state::{BuildRequest, JobRun, Partition};
 use bel_core::status::Status;
-use bel_core::{event, ErrorClass, Rejection};
+use bel_core::{ErrorClass, Rejection};
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
-use pgrx::JsonB;
 use serde_json::{json, Value};
 
-use crate::errors::{internal, raise, OrRaise};
-use crate::read::prefix_upper_bound;
-use crate::statements::statements;
-use crate::store::{self, build_request_from_row, get, job_run_from_row, partition_from_row};
-use crate::write::WriteMode;
+use crate::errors::{raise, OrRaise};
+use crate::read::MAX_LIMIT;
+use crate::spi::{from_timestamptz, get, select, to_timestamptz};
+use crate::store::{build_request_from_row, job_run_from_row, partition_from_row};
 
-const PARTITION_COLUMNS: &str = "partition_ref, status, build_request_id, job_run_id, last_idx, updated_at";
-const BUILD_REQUEST_COLUMNS: &str =
+pub const PARTITION_COLUMNS: &str = "partition_ref, status, build_request_id, job_run_id, last_idx, updated_at";
+pub const BUILD_REQUEST_COLUMNS: &str =
     "build_request_id, status, requested_partitions, delegations, first_idx, last_idx, created_at, updated_at";
-const JOB_RUN_COLUMNS: &str = "job_run_id, build_request_id, job_label, status, target_partitions, exit_code, \
+pub const JOB_RUN_COLUMNS: &str = "job_run_id, build_request_id, job_label, status, target_partitions, exit_code, \
      message, first_idx, last_idx, created_at, updated_at";
 
-fn select<'c>(
-    client: &SpiClient<'c>,
-    sql: &str,
-    args: &[pgrx::datum::DatumWithOid<'_>],
-) -> pgrx::spi::SpiTupleTable<'c> {
-    client.select(sql, None, args).unwrap_or_else(|e| internal(sql, e))
-}
+/// Rows a view reads per statement when a glob decides in Rust which rows match.
+const CHUNK_ROWS: i32 = 1000;
 
-/// Partitions whose ref matches any of `patterns` (all when None), in ref order. Each
-/// pattern's literal prefix bounds an index range scan of the projection.
-pub fn partition_status(patterns: Option<Vec<String>>) -> Vec<Partition> {
+/// Partitions whose ref matches any of `patterns` (all when None) and sorts after
+/// `after_ref`, in ref order, at most `limit` (all when None). Each pattern's literal
+/// prefix bounds an index range scan of the projection; the glob decides.
+pub fn partition_status(
+    patterns: Option<Vec<String>>,
+    after_ref: Option<String>,
+    limit: Option<i32>,
+) -> Vec<Partition> {
+    let limit = limit.map(|l| check_limit("limit", l));
+    let filter = patterns.map(|patterns| {
+        CompiledFilter::new(&EventFilter { partition_patterns: patterns, ..Default::default() }).or_raise()
+    });
+    let ranges = match &filter {
+        Some(f) => f.pattern_ranges(),
+        None => vec![RefRange { lower: String::new(), upper: None }],
+    };
+    let wanted = limit.unwrap_or(usize::MAX);
+    let chunk = i32::try_from(wanted).unwrap_or(CHUNK_ROWS).clamp(1, CHUNK_ROWS);
+    let sql = format!(
+        "SELECT {PARTITION_COLUMNS} FROM bel.partition_state
+         WHERE partition_ref > $1 AND ($2::text IS NULL OR partition_ref < $2) AND status IS NOT NULL
+         ORDER BY partition_ref LIMIT $3"
+    );
     Spi::connect(|client| {
-        let Some(patterns) = patterns else {
-            let sql = format!(
-                "SELECT {PARTITION_COLUMNS} FROM bel.partition_state WHERE status IS NOT NULL ORDER BY partition_ref"
-            );
-            return select(client, &sql, &[]).filter_map(|r| partition_from_row(&r)).collect();
-        };
-        let filter =
-            CompiledFilter::new(&EventFilter { partition_patterns: patterns, ..Default::default() }).or_raise();
-        let prefixes: BTreeSet<&str> =
-            filter.partition_patterns.iter().map(|p| bel_core::filter::literal_prefix(p)).collect();
-        let mut found: BTreeMap<String, Partition> = BTreeMap::new();
-        for prefix in prefixes {
-            let rows = match prefix_upper_bound(prefix) {
-                Some(upper) => select(
-                    client,
-                    &format!("SELECT {PARTITION_COLUMNS} FROM bel.partition_state WHERE partition_ref >= $1 AND partition_ref < $2 AND status IS NOT NULL"),
-                    &[prefix.into(), upper.into()],
-                ),
-                None => select(
-                    client,
-                    &format!("SELECT {PARTITION_COLUMNS} FROM bel.partition_state WHERE partition_ref >= $1 AND status IS NOT NULL"),
-                    &[prefix.into()],
-                ),
+        let mut found = Vec::new();
+        // The ranges are disjoint and in order, so the rows come out in ref order.
+        for range in ranges {
+            // Keyset paging inside the range: strictly after the last ref seen.
+            let mut last = match &after_ref {
+                Some(after) if *after >= range.lower => after.clone(),
+                // Nothing sorts below "", and `> prefix` alone would skip the ref equal to it.
+                _ => predecessor_bound(&range.lower),
             };
-            for p in rows.filter_map(|r| partition_from_row(&r)) {
-                if filter.pattern_matches(&p.partition_ref) {
-                    found.insert(p.partition_ref.clone(), p);
+            if range.upper.as_ref().is_some_and(|u| last >= *u) {
+                continue;
+            }
+            loop {
+                let rows: Vec<Partition> =
+                    select(client, &sql, &[last.clone().into(), range.upper.clone().into(), chunk.into()])
+                        .filter_map(|r| partition_from_row(&r))
+                        .collect();
+                let exhausted = rows.len() < chunk as usize;
+                if let Some(p) = rows.last() {
+                    last = p.partition_ref.clone();
+                }
+                for p in rows {
+                    if filter.as_ref().is_none_or(|f| f.pattern_matches(&p.partition_ref)) {
+                        found.push(p);
+                        if found.len() >= wanted {
+                            return found;
+                        }
+                    }
+                }
+                if exhausted {
+                    break;
                 }
             }
         }
-        found.into_values().collect()
+        found
     })
+}
+
+/// A string that sorts just below `lower` for a `> $1` scan that must include `lower`
+/// itself: `lower` without its last character, which sorts before it (and before every
+/// string starting with `lower`), or "" for "" (no ref is empty: refs are checked).
+fn predecessor_bound(lower: &str) -> String {
+    let mut s = lower.to_owned();
+    s.pop();
+    s
+}
+
+/// How many partitions matching `patterns` (all when None) are in each status.
+pub fn partition_counts(patterns: Option<Vec<String>>) -> Vec<(String, i64)> {
+    let Some(patterns) = patterns else {
+        return Spi::connect(|client| {
+            select(
+                client,
+                "SELECT status, count(*) FROM bel.partition_state WHERE status IS NOT NULL GROUP BY status ORDER BY status",
+                &[],
+            )
+            .filter_map(|r| Some((get::<String>(&r, 1)?, get::<i64>(&r, 2)?)))
+            .collect()
+        });
+    };
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for p in partition_status(Some(patterns), None, None) {
+        *counts.entry(p.status.short_name().to_owned()).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// Build requests, newest first (by the idx of their first event), with a first idx below
+/// `before_idx` (all when None), at most `limit`.
+pub fn build_requests(before_idx: Option<i64>, limit: i32) -> Vec<BuildRequest> {
+    let limit = check_limit("limit", limit);
+    Spi::connect(|client| {
+        let sql = format!(
+            "SELECT {BUILD_REQUEST_COLUMNS} FROM bel.build_request_state
+             WHERE status IS NOT NULL AND first_idx < coalesce($1, 9223372036854775807)
+             ORDER BY first_idx DESC LIMIT $2"
+        );
+        select(client, &sql, &[before_idx.into(), (limit as i64).into()])
+            .filter_map(|r| build_request_from_row(&r))
+            .collect()
+    })
+}
+
+/// The bound every paged view shares with list_events.
+fn check_limit(name: &str, limit: i32) -> usize {
+    if !(0..=MAX_LIMIT).contains(&limit) {
+        raise(
+            Rejection::new(ErrorClass::InvalidValue, format!("{name} must be between 0 and {MAX_LIMIT}, got {limit}"))
+                .hint("page with the last row's key instead of one huge page"),
+        );
+    }
+    limit as usize
 }
 
 pub fn job_runs(build_request_id: Option<String>, job_label: Option<String>) -> Vec<JobRun> {
@@ -153,7 +224,7 @@ pub fn build_summary(build_request_id: &str) -> Value {
         let first_at = span.get::<pgrx::datum::TimestampWithTimeZone>(4).ok().flatten();
         let last_at = span.get::<pgrx::datum::TimestampWithTimeZone>(5).ok().flatten();
         let duration = match (first_at, last_at) {
-            (Some(a), Some(b)) => Some((store::from_timestamptz(b) - store::from_timestamptz(a)) as f64 / 1e6),
+            (Some(a), Some(b)) => Some((from_timestamptz(b) - from_timestamptz(a)) as f64 / 1e6),
             _ => None,
         };
         json!({
@@ -175,10 +246,10 @@ pub fn build_summary(build_request_id: &str) -> Value {
 }
 
 fn micros_json(m: i64) -> Value {
-    json!(store::to_timestamptz(m))
+    json!(to_timestamptz(m))
 }
 
-fn job_run_json(r: &JobRun) -> Value {
+pub fn job_run_json(r: &JobRun) -> Value {
     json!({
         "jobRunId": r.job_run_id, "buildRequestId": r.build_request_id, "jobLabel": r.job_label,
         "status": r.status.short_name(), "targetPartitions": r.target_partitions, "exitCode": r.exit_code,
@@ -187,7 +258,7 @@ fn job_run_json(r: &JobRun) -> Value {
     })
 }
 
-fn build_request_json(b: &BuildRequest) -> Value {
+pub fn build_request_json(b: &BuildRequest) -> Value {
     json!({
         "buildRequestId": b.build_request_id, "status": b.status.short_name(),
         "requestedPartitions": b.requested_partitions, "delegations": b.delegations,
@@ -196,118 +267,9 @@ fn build_request_json(b: &BuildRequest) -> Value {
     })
 }
 
-fn partition_json(p: &Partition) -> Value {
+pub fn partition_json(p: &Partition) -> Value {
     json!({
         "partitionRef": p.partition_ref, "status": p.status.short_name(), "buildRequestId": p.build_request_id,
         "jobRunId": p.job_run_id, "lastIdx": p.last_idx, "updatedAt": micros_json(p.updated_at),
-    })
-}
-
-/// Every entity in the projections.
-fn load_projections(client: &SpiClient<'_>) -> State {
-    let mut state = State::default();
-    let sql = format!("SELECT {BUILD_REQUEST_COLUMNS} FROM bel.build_request_state");
-    for b in select(client, &sql, &[]).filter_map(|r| build_request_from_row(&r)) {
-        state.build_requests.insert(b.build_request_id.clone(), b);
-    }
-    let sql = format!("SELECT {JOB_RUN_COLUMNS} FROM bel.job_run_state");
-    for r in select(client, &sql, &[]).filter_map(|r| job_run_from_row(&r)) {
-        state.job_runs.insert(r.job_run_id.clone(), r);
-    }
-    let sql = format!("SELECT {PARTITION_COLUMNS} FROM bel.partition_state");
-    for p in select(client, &sql, &[]).filter_map(|r| partition_from_row(&r)) {
-        state.partitions.insert(p.partition_ref.clone(), p);
-    }
-    state
-}
-
-/// Folds the whole log with the pure reducer, reading it in chunks through a cursor.
-fn replay_log(client: &SpiClient<'_>) -> (State, i64) {
-    let mut reducer = Reducer::new();
-    let mut count = 0;
-    let mut cursor = client.open_cursor("SELECT idx, payload FROM bel.events ORDER BY idx", &[]);
-    loop {
-        let chunk = cursor.fetch(10_000).unwrap_or_else(|e| internal("reading the log", e));
-        if chunk.is_empty() {
-            break;
-        }
-        for row in chunk {
-            let idx: i64 = get(&row, 1).unwrap_or_default();
-            let payload = get::<JsonB>(&row, 2).map(|j| j.0).unwrap_or_default();
-            let applied = event::from_json_value(payload).and_then(|e| reducer.apply(idx, &e));
-            if let Err(r) = applied {
-                raise(
-                    Rejection::new(r.class, format!("the stored event at idx {idx} does not replay: {}", r.message))
-                        .hint("the log was written by an incompatible version or edited outside bel"),
-                );
-            }
-            count += 1;
-        }
-    }
-    (reducer.state, count)
-}
-
-/// One row of verify(): an entity whose projection and replay differ.
-pub struct Difference {
-    pub entity: &'static str,
-    pub key: String,
-    pub projected: Option<Value>,
-    pub replayed: Option<Value>,
-}
-
-fn diff<T: PartialEq>(
-    entity: &'static str,
-    projected: &BTreeMap<String, T>,
-    replayed: &BTreeMap<String, T>,
-    to_json: fn(&T) -> Value,
-    out: &mut Vec<Difference>,
-) {
-    let keys: BTreeSet<&String> = projected.keys().chain(replayed.keys()).collect();
-    for key in keys {
-        let (p, r) = (projected.get(key), replayed.get(key));
-        if p != r {
-            out.push(Difference { entity, key: key.clone(), projected: p.map(to_json), replayed: r.map(to_json) });
-        }
-    }
-}
-
-pub fn verify() -> Vec<Difference> {
-    Spi::connect(|client| {
-        let projected = load_projections(client);
-        let (replayed, _) = replay_log(client);
-        let mut out = Vec::new();
-        diff("build_request", &projected.build_requests, &replayed.build_requests, build_request_json, &mut out);
-        diff("job_run", &projected.job_runs, &replayed.job_runs, job_run_json, &mut out);
-        diff("partition", &projected.partitions, &replayed.partitions, partition_json, &mut out);
-        out
-    })
-}
-
-/// Replaces the projections with a replay of the log. Takes a SHARE lock on the log, so it
-/// waits for appends in flight and blocks new ones until the calling transaction ends.
-pub fn rebuild_projections() -> i64 {
-    Spi::connect_mut(|client| {
-        for sql in [
-            "LOCK TABLE bel.events IN SHARE MODE",
-            "LOCK TABLE bel.build_request_state, bel.job_run_state, bel.partition_state IN ACCESS EXCLUSIVE MODE",
-            "DELETE FROM bel.build_request_state",
-            "DELETE FROM bel.job_run_state",
-            "DELETE FROM bel.partition_state",
-        ] {
-            client.update(sql, None, &[]).unwrap_or_else(|e| internal(sql, e));
-        }
-        let (state, count) = replay_log(client);
-        let st = statements(client);
-        let all = ChangedSet {
-            build_requests: state.build_requests.keys().cloned().collect(),
-            job_runs: state.job_runs.keys().cloned().collect(),
-            partitions: state.partitions.keys().cloned().collect(),
-        };
-        let as_vec = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
-        store::run(client, &st.build_requests.insert_placeholders, &[as_vec(&all.build_requests).into()]);
-        store::run(client, &st.job_runs.insert_placeholders, &[as_vec(&all.job_runs).into()]);
-        store::run(client, &st.partitions.insert_placeholders, &[as_vec(&all.partitions).into()]);
-        store::write(client, store::EventRows::default(), Default::default(), &state, &all, WriteMode::Update);
-        count
     })
 }

@@ -6,16 +6,15 @@
 //! in two forms: a part with exactly one row takes scalar parameters (no set-returning
 //! functions to set up: most appends write one event and change one entity per kind),
 //! and a part with more rows takes one array per column, unnested in lockstep.
-use std::cell::RefCell;
-use std::collections::HashMap;
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
 
-use crate::arrays::SqlArray;
-use crate::jsonb_text::JsonbText;
-use crate::statements::prepare;
+use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_text::JsonbText;
+use crate::spi::run;
+use crate::spi::statements::statement_for_shape;
 
 /// A column's SQL type and how its values travel.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -198,6 +197,13 @@ struct WriteShape {
     mode: WriteMode,
 }
 
+impl WriteShape {
+    /// A unique number below `MAX_SHAPES`: two part bit sets and the mode.
+    fn key(self) -> u32 {
+        u32::from(self.present) | u32::from(self.single_row) << 8 | (self.mode as u32) << 16
+    }
+}
+
 /// One column's values, one per row.
 pub enum Values {
     Text(Vec<Option<String>>),
@@ -300,26 +306,16 @@ pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: Write
             p.columns.into_iter().map(move |v| v.into_parameter(single))
         })
         .collect();
-    let result = crate::store::run(client, statement(client, shape), &args);
+    let result = run(client, statement(client, shape), &args);
     match mode {
         WriteMode::Update => true,
         WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
     }
 }
 
-thread_local! {
-    static STATEMENTS: RefCell<HashMap<WriteShape, &'static OwnedPreparedStatement>> = RefCell::new(HashMap::new());
-}
-
 /// The statement of `shape`, prepared on first use.
 fn statement(client: &SpiClient<'_>, shape: WriteShape) -> &'static OwnedPreparedStatement {
-    if let Some(stmt) = STATEMENTS.with(|m| m.borrow().get(&shape).copied()) {
-        return stmt;
-    }
-    let (sql, types) = statement_sql(shape);
-    let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &sql, &types)));
-    STATEMENTS.with(|m| m.borrow_mut().insert(shape, stmt));
-    stmt
+    statement_for_shape(client, shape.key(), || statement_sql(shape))
 }
 
 fn cte_name(part: Part) -> String {

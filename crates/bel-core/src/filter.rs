@@ -108,6 +108,50 @@ pub fn literal_prefix(pattern: &str) -> &str {
     &pattern[..end]
 }
 
+/// A range of partition refs in the "C" collation (code point order): `lower <= ref`, and
+/// `ref < upper` when there is an upper bound. Every ref starting with a prefix lies in
+/// its range, so an index range scan plus the glob finds all matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefRange {
+    pub lower: String,
+    pub upper: Option<String>,
+}
+
+impl CompiledFilter {
+    /// The index ranges that hold every partition ref matching the filter's patterns: one
+    /// per distinct literal prefix, in order, without a range that another one covers (a
+    /// prefix that extends a shorter one). Empty when the filter has no patterns.
+    pub fn pattern_ranges(&self) -> Vec<RefRange> {
+        let prefixes: std::collections::BTreeSet<&str> =
+            self.partition_patterns.iter().map(|p| literal_prefix(p)).collect();
+        let mut kept: Vec<&str> = Vec::new();
+        for prefix in prefixes {
+            // Sorted order puts a prefix right after the shorter prefixes it extends.
+            if !kept.last().is_some_and(|shorter| prefix.starts_with(shorter)) {
+                kept.push(prefix);
+            }
+        }
+        kept.into_iter().map(|p| RefRange { lower: p.to_owned(), upper: prefix_upper_bound(p) }).collect()
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` (code point
+/// order = byte order of UTF-8 = the "C" collation), or None when there is none.
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +189,39 @@ mod tests {
         for (pattern, r, expected) in cases {
             let filter = f(&format!(r#"{{"partitionPatterns":[{}]}}"#, serde_json::to_string(pattern).unwrap()));
             assert_eq!(filter.pattern_matches(r), *expected, "{pattern} vs {r}");
+        }
+    }
+
+    #[test]
+    fn prefix_upper_bounds() {
+        assert_eq!(prefix_upper_bound("data/users/").as_deref(), Some("data/users0"));
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+
+    #[test]
+    fn pattern_ranges_cover_every_match_once() {
+        let ranges =
+            f(r#"{"partitionPatterns":["data/users/*","data/users/eu/*","data/orders/*","logs/**"]}"#).pattern_ranges();
+        let range = |lower: &str, upper: &str| RefRange { lower: lower.into(), upper: Some(upper.into()) };
+        assert_eq!(
+            ranges,
+            vec![range("data/orders/", "data/orders0"), range("data/users/", "data/users0"), range("logs/", "logs0")]
+        );
+        // A pattern without literal prefix ranges over everything.
+        assert_eq!(
+            f(r#"{"partitionPatterns":["*/x","data/*"]}"#).pattern_ranges(),
+            vec![RefRange { lower: String::new(), upper: None }]
+        );
+        assert!(f("{}").pattern_ranges().is_empty());
+        // Every match of a pattern lies in one of the ranges.
+        let filter = f(r#"{"partitionPatterns":["data/u*/[0-9]*","data/x?z"]}"#);
+        let ranges = filter.pattern_ranges();
+        for r in ["data/users/1", "data/u/9a", "data/xyz", "data/x/z"] {
+            let inside = ranges.iter().any(|g| r >= g.lower.as_str() && g.upper.as_deref().is_none_or(|u| r < u));
+            assert!(inside || !filter.pattern_matches(r), "{r} matches but lies outside {ranges:?}");
         }
     }
 

@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::{pg_sys, IntoDatum};
 
-use crate::jsonb_text::{JsonbText, JsonbValue};
+use super::jsonb_text::{JsonbText, JsonbValue};
 
 use crate::errors::internal;
 

@@ -14,10 +14,10 @@
 use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
 
+use super::locks::{min_in_flight, AllocationGuard};
 use crate::errors::raise;
-use crate::locks::{min_in_flight, AllocationGuard};
-use crate::statements::Statements;
-use crate::store::run;
+use crate::spi::run;
+use crate::spi::statements::Statements;
 use bel_core::{ErrorClass, Rejection};
 
 #[derive(Debug, Clone, Copy)]

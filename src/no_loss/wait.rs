@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use pgrx::pg_sys;
 
-use crate::locks::is_in_flight;
+use super::locks::is_in_flight;
 
 /// Polls the append's in-flight lock with a short, growing sleep on the process latch
 /// (interruptible: statement_timeout and cancel work). Polling, rather than a blocking

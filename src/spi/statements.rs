@@ -2,12 +2,13 @@
 //! can cost more than running it on the append path); the append's write statement, which
 //! has a shape per combination of parts, is in `write.rs`. Plans survive DDL: Postgres'
 //! plan cache re-plans a kept statement whose tables changed.
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
 
-use crate::errors::internal;
+use super::prepare;
 
 pub struct Statements {
     pub build_requests: EntityStatements,
@@ -33,15 +34,6 @@ const TEXT: PgOid = PgOid::BuiltIn(T::TEXTOID);
 /// idx (proto3 JSON: an int64 is a string), made in binary jsonb.
 pub const EVENT_COLUMNS: &str = "e.idx, jsonb_build_object('idx', e.idx::text) || e.payload, e.event_type, \
      e.build_request_id, e.partition_ref, e.job_run_id, e.job_label, e.created_at";
-
-pub fn prepare(client: &SpiClient<'_>, sql: &str, args: &[PgOid]) -> OwnedPreparedStatement {
-    // Mutable (read_only = false): each execution takes a fresh snapshot, which both the
-    // row locks of the append path and the no-loss cursor rely on.
-    match client.prepare_mut(sql, args) {
-        Ok(stmt) => stmt.keep(),
-        Err(e) => internal(&format!("preparing {sql}"), e),
-    }
-}
 
 impl Statements {
     fn prepare_all(c: &SpiClient<'_>) -> Self {
@@ -167,11 +159,43 @@ impl EntityStatements {
     }
 }
 
+// The statement caches. Why leaking into `'static` is safe and bounded:
+// - a backend is one process running one thread, so a thread-local is per backend and
+//   nothing is shared or sent between threads;
+// - a kept statement (`SPI_keepplan`) lives in the backend's top memory context until the
+//   backend exits, exactly as long as the leaked box that owns its handle; DDL does not
+//   invalidate the handle (the plan cache re-plans it on next use);
+// - the caches never grow without bound: `STATEMENTS` holds one `Statements` per backend,
+//   `BY_SHAPE` at most one statement per write shape, and the shapes are a small closed
+//   set (see `MAX_SHAPES`), so the memory leaked per backend is fixed.
 thread_local! {
     static STATEMENTS: OnceCell<&'static Statements> = const { OnceCell::new() };
+    static BY_SHAPE: RefCell<HashMap<u32, &'static OwnedPreparedStatement>> = RefCell::new(HashMap::new());
 }
 
-/// The backend's prepared statements, prepared on first use.
+/// The backend's fixed statements, prepared on first use.
 pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
     STATEMENTS.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Statements::prepare_all(client)))))
+}
+
+/// Keys of [`statement_for_shape`] are below this: shapes are bit sets of a few parts.
+pub const MAX_SHAPES: u32 = 1 << 17;
+
+/// The statement of a generated shape (`key < MAX_SHAPES` identifies it), prepared from
+/// `sql()` on first use and kept.
+pub fn statement_for_shape(
+    client: &SpiClient<'_>,
+    key: u32,
+    sql: impl FnOnce() -> (String, Vec<PgOid>),
+) -> &'static OwnedPreparedStatement {
+    if key >= MAX_SHAPES {
+        crate::errors::internal("statement cache", format!("shape key {key} is out of range"));
+    }
+    if let Some(stmt) = BY_SHAPE.with(|m| m.borrow().get(&key).copied()) {
+        return stmt;
+    }
+    let (text, types) = sql();
+    let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &text, &types)));
+    BY_SHAPE.with(|m| m.borrow_mut().insert(key, stmt));
+    stmt
 }
