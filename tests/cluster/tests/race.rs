@@ -1,4 +1,6 @@
 //! Concurrency with real connections: racing requests, no deadlocks, projections intact.
+//! Who waits for whom, step by step, is in the isolation specs (tests/isolation/specs):
+//! these tests race real appends many times.
 mod support;
 use rand::Rng;
 use support::*;
@@ -36,30 +38,6 @@ async fn race_with_one_winner(
 }
 
 #[tokio::test]
-async fn second_requester_waits_then_is_told_to_delegate_to_the_owner() {
-    let dsn = fresh_db("race_block").await;
-    let setup = connect(&dsn).await;
-    prepare_builds(&setup, &["b1", "b2"], "data/p").await;
-    let a = connect(&dsn).await;
-    let b = connect(&dsn).await;
-    a.batch_execute("BEGIN").await.unwrap();
-    append(&a, &partition_event("b1", "data/p", "REQUESTED", "")).await.unwrap();
-    b.batch_execute("BEGIN").await.unwrap();
-    let pending = tokio::spawn(async move {
-        let r = append(&b, &partition_event("b2", "data/p", "REQUESTED", "")).await;
-        let _ = b.batch_execute("ROLLBACK").await;
-        r
-    });
-    sleep_ms(300).await;
-    assert!(!pending.is_finished(), "b2's request must wait for b1's transaction");
-    a.batch_execute("COMMIT").await.unwrap();
-    let e = pending.await.unwrap().expect_err("the second request loses");
-    assert_eq!(sqlstate(&e), "23514", "{e}");
-    assert!(hint(&e).contains("b1"), "hint names the owner: {}", hint(&e));
-    assert_eq!(count(&setup, "SELECT count(*) FROM bel.events WHERE event_type = 'partition'").await, 1);
-}
-
-#[tokio::test]
 async fn exactly_one_of_two_racing_requests_wins_every_time() {
     let dsn = fresh_db("race_many").await;
     let setup = connect(&dsn).await;
@@ -81,41 +59,6 @@ fn received(build: &str, event_id: &str, part: &str) -> String {
     format!(
         r#"{{"eventId":"{event_id}","buildRequestId":"{build}","buildRequest":{{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["{part}"]}}}}"#
     )
-}
-
-/// A BUILD_REQUEST_RECEIVED appended alone takes no lock before its write: the insert of
-/// the new build request is the lock. A second creator of the same build waits for the
-/// first's transaction, then is refused (or, for the identical event, gets its idx), and
-/// goes ahead if the first rolls back.
-#[tokio::test]
-async fn a_second_creator_of_a_build_waits_for_the_first() {
-    let dsn = fresh_db("race_create").await;
-    let setup = connect(&dsn).await;
-    // (first commits or rolls back, the second's eventId)
-    for (commit, second_id) in [(true, "other"), (true, "first"), (false, "other")] {
-        let build = format!("create-{commit}-{second_id}");
-        let a = connect(&dsn).await;
-        let b = connect(&dsn).await;
-        a.batch_execute("BEGIN").await.unwrap();
-        let first_idx = append(&a, &received(&build, &format!("{build}/first"), "data/c")).await.unwrap();
-        let second = received(&build, &format!("{build}/{second_id}"), "data/c");
-        let pending = tokio::spawn(async move { append(&b, &second).await });
-        sleep_ms(300).await;
-        assert!(!pending.is_finished(), "{build}: the second creator must wait for the first's transaction");
-        a.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" }).await.unwrap();
-        let outcome = pending.await.unwrap();
-        match (commit, second_id) {
-            (true, "other") => {
-                let e = outcome.expect_err("a second RECEIVED of an existing build is refused");
-                assert_eq!(sqlstate(&e), "55000", "{build}: {e}");
-            }
-            (true, _) => assert_eq!(outcome.unwrap(), first_idx, "{build}: a retry gets the first idx"),
-            (false, _) => assert!(outcome.unwrap() > first_idx, "{build}: the second creates it"),
-        }
-        let events = format!("SELECT count(*) FROM bel.events WHERE build_request_id = '{build}'");
-        assert_eq!(count(&setup, &events).await, 1, "{build}: one RECEIVED in the log");
-    }
-    assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
 }
 
 #[tokio::test]

@@ -154,22 +154,6 @@ async fn retried_event_ids_return_the_first_idx_and_write_nothing() {
 }
 
 #[tokio::test]
-async fn a_concurrent_duplicate_returns_the_committed_idx() {
-    let dsn = fresh_db("dup_race").await;
-    let a = connect(&dsn).await;
-    let b = connect(&dsn).await;
-    let e1 = r#"{"eventId":"e-1","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p"]}}"#;
-    a.batch_execute("BEGIN").await.unwrap();
-    let first = append(&a, e1).await.unwrap();
-    let pending = tokio::spawn(async move { append(&b, e1).await });
-    sleep_ms(200).await;
-    assert!(!pending.is_finished());
-    a.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(pending.await.unwrap().unwrap(), first);
-    assert_eq!(count(&a, "SELECT count(*) FROM bel.events").await, 1);
-}
-
-#[tokio::test]
 async fn notify_wakes_a_listener_with_the_idx() {
     let dsn = fresh_db("notify").await;
     let (_listener, mut wakeups) = connect_listening(&dsn).await;
