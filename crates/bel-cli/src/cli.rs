@@ -85,6 +85,12 @@ pub enum Command {
         #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
         timeout: Option<Duration>,
     },
+
+    /// Serve the log read-only over HTTP (docs/http-api.md) until Ctrl-C or SIGTERM.
+    ///
+    /// Long-polled event pages for graphs that cannot reach the database, the views, a
+    /// health check and Prometheus metrics. The database role needs only bel_reader.
+    Serve(bel_serve::ServeArgs),
 }
 
 /// Which events to read: either `--filter` with a proto3 JSON EventFilter, or the flags.

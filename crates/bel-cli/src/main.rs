@@ -175,6 +175,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             out.write_all(table.as_bytes())?;
             out.flush()?;
         }
+        Command::Serve(args) => {
+            let serve_failed = |error: bel_serve::ServeError| Failure::Io(io::Error::other(error.to_string()));
+            let config = args.into_config(config(dsn)?).map_err(serve_failed)?;
+            bel_serve::log_to_stderr();
+            bel_serve::serve(config).await.map_err(serve_failed)?;
+        }
     }
     Ok(())
 }

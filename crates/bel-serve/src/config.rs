@@ -30,10 +30,10 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The configuration for `dsn`, with the token read from --token-file.
-    pub fn into_config(self, dsn: String) -> Result<ServeConfig, ServeError> {
+    /// The configuration for `database`, with the token read from --token-file.
+    pub fn into_config(self, database: tokio_postgres::Config) -> Result<ServeConfig, ServeError> {
         let token = self.token_file.as_deref().map(BearerToken::from_file).transpose()?;
-        Ok(ServeConfig { listen: self.listen, dsn, token, pool_size: self.pool_size })
+        Ok(ServeConfig { listen: self.listen, database, token, pool_size: self.pool_size })
     }
 }
 
@@ -42,9 +42,8 @@ impl ServeArgs {
 pub struct ServeConfig {
     /// The address to bind (port 0 picks a free port; see `Server::local_addr`).
     pub listen: SocketAddr,
-    /// libpq-style connection string of a database with `CREATE EXTENSION bel`; the role
-    /// needs only `bel_reader`.
-    pub dsn: String,
+    /// A database with `CREATE EXTENSION bel`; the role needs only `bel_reader`.
+    pub database: tokio_postgres::Config,
     /// When set, every route but /healthz requires it.
     pub token: Option<BearerToken>,
     /// Pooled database connections.
@@ -53,10 +52,10 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Defaults: loopback port 8080, no token, the default pool size.
-    pub fn new(dsn: impl Into<String>) -> Self {
+    pub fn new(database: tokio_postgres::Config) -> Self {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            dsn: dsn.into(),
+            database,
             token: None,
             pool_size: DEFAULT_POOL_SIZE,
         }
@@ -132,6 +131,10 @@ mod tests {
         serve: ServeArgs,
     }
 
+    fn database() -> tokio_postgres::Config {
+        "host=x".parse().unwrap()
+    }
+
     fn token() -> BearerToken {
         BearerToken::new("0123456789abcdef0123").unwrap()
     }
@@ -140,14 +143,14 @@ mod tests {
     fn loopback_by_default() {
         let args = Cli::try_parse_from(["bel"]).unwrap().serve;
         assert_eq!(args.listen.to_string(), DEFAULT_LISTEN);
-        let config = args.into_config("host=x".into()).unwrap();
+        let config = args.into_config(database()).unwrap();
         config.check().unwrap();
         assert_eq!(config.pool_size, DEFAULT_POOL_SIZE);
     }
 
     #[test]
     fn other_addresses_need_a_token() {
-        let mut config = ServeConfig::new("host=x");
+        let mut config = ServeConfig::new(database());
         config.listen = "0.0.0.0:8080".parse().unwrap();
         let refused = config.check().unwrap_err().to_string();
         assert!(refused.contains("refusing to listen on 0.0.0.0:8080"), "{refused}");
@@ -161,7 +164,7 @@ mod tests {
 
     #[test]
     fn pool_size_is_bounded() {
-        let mut config = ServeConfig::new("host=x");
+        let mut config = ServeConfig::new(database());
         config.pool_size = 0;
         assert!(config.check().is_err());
         config.pool_size = MAX_POOL_SIZE + 1;

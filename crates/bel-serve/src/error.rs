@@ -143,9 +143,6 @@ pub enum ServeError {
     /// The configuration is refused (e.g. a non-loopback address without a token).
     #[error("{0}")]
     Config(String),
-    /// The connection string does not parse.
-    #[error("invalid database connection string: {0}")]
-    Dsn(#[source] tokio_postgres::Error),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -13,8 +13,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bel_serve::ServeError> {
-//! let mut config = bel_serve::ServeConfig::new("host=/var/run/postgresql dbname=builds user=bel_web");
-//! config.listen = "127.0.0.1:0".parse().unwrap();
+//! let database = "host=/var/run/postgresql dbname=builds user=bel_web".parse().expect("a valid DSN");
+//! let mut config = bel_serve::ServeConfig::new(database);
+//! config.listen = "127.0.0.1:0".parse().expect("an address");
 //! let server = bel_serve::Server::bind(config).await?;
 //! println!("listening on http://{}", server.local_addr());
 //! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
@@ -61,7 +62,7 @@ impl Server {
     /// Checks `config` (see [`ServeConfig::check`]) and binds its address.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         config.check()?;
-        let pg_config: tokio_postgres::Config = config.dsn.parse().map_err(ServeError::Dsn)?;
+        let pg_config = config.database;
         let metrics = Arc::new(Metrics::new());
         let db = Db::new(pg_config.clone(), config.pool_size, metrics.clone())?;
         let shutdown = CancellationToken::new();
@@ -99,6 +100,16 @@ impl Server {
         let _ = tokio::join!(listen_task, in_flight_task);
         served.map_err(ServeError::Io)
     }
+}
+
+/// Sends the server's log (startup, lost and regained database connections) to stderr,
+/// at level INFO and above. For binaries; call once.
+pub fn log_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .try_init();
 }
 
 /// Serves `config` until Ctrl-C or SIGTERM.
