@@ -25,7 +25,19 @@ cd "$BEL_REPO_ROOT"
 OUT="$BEL_REPO_ROOT/target/release/bel-package"
 log "cargo pgrx package --pg-config $PG_CONFIG --out-dir $OUT"
 start="$(now_s)"
+rm -rf "$OUT" # a package of another version must not leave its files here
 cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$OUT"
+# The package holds the current version's install script and the upgrade scripts
+# (sql/bel--A--B.sql). The install scripts of released versions (sql/bel--A.sql) are added,
+# so that an old version can be created and updated from (scripts/upgrade-test.sh).
+EXTDIR="$OUT$("$PG_CONFIG" --sharedir)/extension"
+for f in "$BEL_REPO_ROOT"/sql/bel--*.sql; do
+  name="$(basename "$f" .sql)"
+  if [[ "${name#bel--}" != *--* ]]; then
+    [ ! -e "$EXTDIR/$name.sql" ] || bel_die install-ext "sql/$name.sql is the current version's install script: bump the version"
+    install -m 0644 "$f" "$EXTDIR/$name.sql"
+  fi
+done
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -5,11 +5,14 @@
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
+#   upgrade  scripts/upgrade-test.sh                           (0.1.0 -> current version: ALTER EXTENSION
+#            UPDATE and pg_dump/pg_restore, tests/upgrade/, on the cluster of port 54330)
 #   isolation scripts/pg-regress.sh isolation                  (concurrency specs, pg_isolation_regress,
 #            tests/isolation/, private cluster on port 54340)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
-# A failing step does not stop the independent ones after it (isolation and cluster need install);
+# A failing step does not stop the independent ones after it (upgrade, isolation and cluster need
+# install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
@@ -21,7 +24,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install isolation cluster)
+ALL_STEPS=(unit pgrx install upgrade isolation cluster)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -101,6 +104,10 @@ step_install() {
   BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
 }
 
+step_upgrade() {
+  BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash "$BEL_SCRIPTS/upgrade-test.sh"
+}
+
 step_isolation() {
   bash "$BEL_SCRIPTS/pg-regress.sh" isolation
 }
@@ -148,7 +155,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " isolation cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " upgrade isolation cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1
