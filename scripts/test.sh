@@ -9,10 +9,12 @@
 #            UPDATE and pg_dump/pg_restore, tests/upgrade/, on the cluster of port 54330)
 #   isolation scripts/pg-regress.sh isolation                  (concurrency specs, pg_isolation_regress,
 #            tests/isolation/, private cluster on port 54340)
+#   regress  scripts/pg-regress.sh regress                     (golden outputs of every refusal, pg_regress,
+#            tests/regress/, private cluster on port 54341)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
-# A failing step does not stop the independent ones after it (upgrade, isolation and cluster need
-# install);
+# A failing step does not stop the independent ones after it (upgrade, isolation, regress and
+# cluster need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
@@ -24,7 +26,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install upgrade isolation cluster)
+ALL_STEPS=(unit pgrx install upgrade isolation regress cluster)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -112,6 +114,10 @@ step_isolation() {
   bash "$BEL_SCRIPTS/pg-regress.sh" isolation
 }
 
+step_regress() {
+  bash "$BEL_SCRIPTS/pg-regress.sh" regress
+}
+
 step_cluster() {
   if ! pg_test status >/dev/null 2>&1; then
     STARTED_CLUSTER=1
@@ -155,7 +161,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " upgrade isolation cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " upgrade isolation regress cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1
