@@ -13,7 +13,6 @@ pub mod event;
 pub mod filter;
 pub mod reducer;
 pub mod rules;
-pub mod sim;
 pub mod state;
 pub mod status;
 

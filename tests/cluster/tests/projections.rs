@@ -3,8 +3,8 @@
 //! own fold and with bel.verify(); random invalid next events are refused with the SQLSTATE
 //! of their mistake and write nothing.
 mod support;
-use bel_core::sim::{Sim, SimConfig};
 use bel_core::status::Status;
+use bel_sim::{Sim, SimConfig};
 use support::*;
 use tokio_postgres::Client;
 

@@ -1,8 +1,6 @@
 //! The simulator itself: it ends, emits only valid events (its model never disagrees
 //! with the rules), is deterministic, exercises every edge of every diagram and every
 //! kind of event, and its writers can be interleaved freely.
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use bel_core::diagram::{BUILD_REQUEST, JOB_RUN, PARTITION};
@@ -10,10 +8,29 @@ use bel_core::pb::{
     build_event::Payload, BuildEvent, BuildRequestStatus as B, JobRunStatus as J, PartitionStatus as P,
 };
 use bel_core::reducer::replay;
-use bel_core::sim::{Mistake, Rng, Sim, SimConfig};
+use bel_core::rules::{apply, prepare};
 use bel_core::state::State;
 use bel_core::status::Status;
-use common::Log;
+use bel_core::Rejection;
+use bel_sim::{Mistake, Sim, SimConfig, SimRng};
+use rand::{Rng, SeedableRng};
+
+/// An in-memory log that validates and applies as `bel_append` does.
+#[derive(Default)]
+struct Log {
+    state: State,
+    events: Vec<BuildEvent>,
+}
+
+impl Log {
+    /// Validates and appends; the event is stored as `prepare` completed it.
+    fn append(&mut self, mut event: BuildEvent) -> Result<(), Rejection> {
+        prepare(&self.state, &mut event)?;
+        apply(&mut self.state, &event, self.events.len() as i64 + 1);
+        self.events.push(event);
+        Ok(())
+    }
+}
 
 /// Runs a simulation to its end (bounded, so a simulator that never ends fails the test).
 fn run(sim: &mut Sim) -> Vec<BuildEvent> {
@@ -233,15 +250,13 @@ fn namespaced_writers_never_conflict_in_any_interleaving() {
     for seed in 0..10 {
         let config = SimConfig { builds: 6, ..SimConfig::default() };
         let mut writers: Vec<Sim> = (0..3).map(|w| Sim::for_writer(seed, w, config.clone())).collect();
-        let mut log = Log::new();
-        let mut rng = Rng::new(seed);
+        let mut log = Log::default();
+        let mut rng = SimRng::seed_from_u64(seed);
         let mut live: Vec<usize> = (0..writers.len()).collect();
         while !live.is_empty() {
-            let pick = rng.below(live.len());
+            let pick = rng.gen_range(0..live.len());
             match writers[live[pick]].next_event() {
-                Some(event) => {
-                    log.ok(event);
-                }
+                Some(event) => log.append(event).expect("namespaced writers never conflict"),
                 None => {
                     live.swap_remove(pick);
                 }
@@ -274,8 +289,8 @@ fn writers_sharing_partitions_race_through_a_common_log() {
         let config = SimConfig { builds: 5, partitions: 6, shared_partitions: true, ..SimConfig::default() };
         let mut writers: Vec<Sim> = (0..3).map(|w| Sim::for_writer(seed, w, config.clone())).collect();
         let mut seen = vec![0usize; writers.len()];
-        let mut log = Log::new();
-        let mut rng = Rng::new(seed ^ 0xABCD);
+        let mut log = Log::default();
+        let mut rng = SimRng::seed_from_u64(seed ^ 0xABCD);
         let catch_up = |sim: &mut Sim, seen: &mut usize, log: &Log| {
             while *seen < log.events.len() {
                 sim.observe(*seen as i64 + 1, &log.events[*seen]).expect("the log's events are valid");
@@ -287,8 +302,8 @@ fn writers_sharing_partitions_race_through_a_common_log() {
             if writers.iter().all(Sim::is_done) {
                 break;
             }
-            let w = rng.below(writers.len());
-            if rng.chance(0.6) {
+            let w = rng.gen_range(0..writers.len());
+            if rng.gen_bool(0.6) {
                 catch_up(&mut writers[w], &mut seen[w], &log);
             }
             if let Some(event) = writers[w].propose() {
