@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, in this order:
 #   setup    scripts/setup.sh (system packages, cargo-pgrx, pgrx init; skips what is present)
-#   unit     cargo test -p bel-core -p bel-client -p bel-cli   (pure Rust, no database)
+#   unit     cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli   (pure Rust, no database)
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
@@ -62,7 +62,7 @@ trap 'exit 143' TERM
 
 # --- steps ------------------------------------------------------------------------------
 step_unit() {
-  cargo test -p bel-core -p bel-client -p bel-cli
+  cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli
 }
 
 # cargo-pgrx 0.18.1 with --runas/--pgdata: the test process runs `sudo -u postgres mkdir -p
