@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "bel", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Database to connect to: libpq key=value ("host=/var/run/postgresql dbname=builds")
-    /// or a postgresql:// URL. TLS is not supported.
+    /// or a postgresql:// URL. TLS: sslmode=require (encrypt), verify-ca or verify-full
+    /// (check the certificate against sslrootcert=FILE, or =system).
     #[arg(long, env = "BEL_DSN", global = true, hide_env_values = true)]
     pub dsn: Option<String>,
 
@@ -46,20 +47,29 @@ pub enum Command {
 
     /// Print matching events as JSON lines as they are appended, forever (Ctrl-C stops).
     ///
-    /// Each event is printed exactly once, in idx order. A lost connection is retried with
-    /// backoff, resuming exactly where it stopped.
+    /// Each event is printed exactly once, in idx order, from the database (--dsn) or from a
+    /// `bel serve` (--http). A lost connection is retried with backoff and jitter, resuming
+    /// exactly where it stopped.
     Follow {
         /// Start after this idx (0 = from the beginning of the log).
         #[arg(long, default_value_t = 0, value_name = "IDX", allow_negative_numbers = true)]
         since: i64,
         #[command(flatten)]
         filter: FilterArgs,
+        /// Follow over HTTP from the `bel serve` at this base URL (e.g. http://127.0.0.1:8080)
+        /// instead of the database.
+        #[arg(long, value_name = "URL")]
+        http: Option<String>,
         /// Events fetched per page (1..=10000).
         #[arg(long, default_value_t = 1000)]
         page_limit: i64,
-        /// Poll at least this often when no NOTIFY arrives (milliseconds, > 0).
+        /// SQL: poll at least this often when no NOTIFY arrives (milliseconds, > 0).
         #[arg(long, default_value_t = 1000, value_name = "MS")]
         poll_interval_ms: u64,
+        /// HTTP: how long the server may hold a request while nothing new arrives
+        /// (milliseconds, 1..=30000).
+        #[arg(long, default_value_t = 25_000, value_name = "MS")]
+        long_poll_ms: u64,
     },
 
     /// Print the status of partitions as a table (all partitions when no pattern is given).
@@ -74,6 +84,9 @@ pub enum Command {
         /// The build request id.
         build_request_id: String,
     },
+
+    /// Print the transitions of the state diagrams bel_append enforces, as a table.
+    Transitions,
 
     /// Wait until a partition is AVAILABLE.
     ///
@@ -212,12 +225,20 @@ mod tests {
     #[test]
     fn subcommand_arguments() {
         match parse(&["follow", "--since", "42", "--pattern", "p/*", "--poll-interval-ms", "250"]).unwrap().command {
-            Command::Follow { since, filter, page_limit, poll_interval_ms } => {
-                assert_eq!((since, page_limit, poll_interval_ms), (42, 1000, 250));
+            Command::Follow { since, filter, http, page_limit, poll_interval_ms, long_poll_ms } => {
+                assert_eq!((since, page_limit, poll_interval_ms, long_poll_ms), (42, 1000, 250, 25_000));
                 assert_eq!(filter.patterns, ["p/*"]);
+                assert_eq!(http, None);
             }
             other => panic!("{other:?}"),
         }
+        match parse(&["follow", "--http", "http://127.0.0.1:8080", "--long-poll-ms", "500"]).unwrap().command {
+            Command::Follow { http, long_poll_ms, .. } => {
+                assert_eq!((http.as_deref(), long_poll_ms), (Some("http://127.0.0.1:8080"), 500));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse(&["transitions"]).unwrap().command, Command::Transitions));
         match parse(&["wait", "data/a", "--timeout", "1.5"]).unwrap().command {
             Command::Wait { partition_ref, timeout } => {
                 assert_eq!((partition_ref.as_str(), timeout), ("data/a", Some(Duration::from_millis(1500))));

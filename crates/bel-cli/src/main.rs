@@ -7,11 +7,11 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-use bel_client::{BuildEvent, Error, GraphService, PgGraphService, SubscribeOptions, Subscription};
+use bel_client::{
+    BuildEvent, DatabaseConfig, Error, GraphService, HttpGraphService, PgGraphService, SubscribeOptions, Subscription,
+};
 use clap::Parser;
 use futures_util::StreamExt;
-use tokio_postgres::Config;
 
 use crate::cli::{Cli, Command};
 use crate::input::{parse_appendables, Appendable};
@@ -137,15 +137,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             eprintln!("next_idx={} has_more={}{in_flight}", page.next_idx, page.has_more);
         }
-        Command::Follow { since, filter, page_limit, poll_interval_ms } => {
+        Command::Follow { since, filter, http, page_limit, poll_interval_ms, long_poll_ms } => {
             let filter = filter.to_filter()?;
             let options = SubscribeOptions {
                 page_limit,
                 poll_interval: Duration::from_millis(poll_interval_ms),
+                long_poll_wait: Duration::from_millis(long_poll_ms),
                 ..SubscribeOptions::default()
             };
             options.validate()?;
-            follow(config(dsn)?, filter, since, options).await?;
+            let events = match http {
+                Some(url) => HttpGraphService::new(&url)?.subscribe_with(filter, since, options),
+                None => Subscription::new(config(dsn)?, filter, since, options),
+            };
+            follow(events).await?;
         }
         Command::Status { patterns } => {
             let service = PgGraphService::connect_with_config(config(dsn)?).await?;
@@ -167,6 +172,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             writeln!(out, "{text}")?;
             out.flush()?;
         }
+        Command::Transitions => {
+            let service = PgGraphService::connect_with_config(config(dsn)?).await?;
+            let rows = service.transitions().await?;
+            let cells: Vec<Vec<String>> = rows.iter().map(output::transition_cells).collect();
+            let mut out = io::stdout().lock();
+            out.write_all(output::render_table(&output::TRANSITION_HEADERS, &cells).as_bytes())?;
+            out.flush()?;
+        }
         Command::Wait { partition_ref, timeout } => {
             let service = PgGraphService::connect_with_config(config(dsn)?).await?;
             let row = service.wait_for_partition(&partition_ref, timeout.unwrap_or(Duration::MAX)).await?;
@@ -177,7 +190,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve(args) => {
             let serve_failed = |error: bel_serve::ServeError| Failure::Io(io::Error::other(error.to_string()));
-            let config = args.into_config(config(dsn)?).map_err(serve_failed)?;
+            // bel serve's pool connects without TLS for now: the plain tokio-postgres part.
+            let config = args.into_config(config(dsn)?.config().clone()).map_err(serve_failed)?;
             bel_serve::log_to_stderr();
             bel_serve::serve(config).await.map_err(serve_failed)?;
         }
@@ -185,51 +199,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Streams events forever. A lost connection is retried after an exponential backoff
-/// with jitter (1 s doubling up to 30 s, each delay stretched by a random part of itself so
-/// many followers of one restarted server do not reconnect in step), from the
-/// subscription's resume point, so nothing is printed twice or skipped; any other error
-/// ends the command.
-async fn follow(
-    config: Config,
-    filter: bel_client::EventFilter,
-    since: i64,
-    options: SubscribeOptions,
-) -> Result<(), Failure> {
-    let reconnect_delays = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(1))
-        .with_max_delay(Duration::from_secs(30))
-        .with_jitter()
-        .without_max_times();
-    let mut delays = reconnect_delays.build();
-    let mut resume_from = since;
-    loop {
-        let mut events = Subscription::new(config.clone(), filter.clone(), resume_from, options.clone());
+/// Prints events as they come, forever. The subscription retries lost connections by
+/// itself (backoff with jitter, resuming from its cursor, so nothing is printed twice or
+/// skipped) and says so on stderr; any other error ends the command.
+async fn follow(events: Subscription) -> Result<(), Failure> {
+    let mut events = events.on_reconnect(|error, delay, resume_idx| {
+        eprintln!("bel: {error}; reconnecting in {:.1}s from idx {resume_idx}", delay.as_secs_f64());
+    });
+    while let Some(event) = events.next().await {
         let mut out = io::stdout().lock();
-        let mut lost = None;
-        while let Some(item) = events.next().await {
-            match item {
-                Ok(event) => {
-                    write_event(&mut out, &event)?;
-                    // Flush per event: a follower's reader wants each line as it happens.
-                    out.flush()?;
-                    delays = reconnect_delays.build();
-                }
-                Err(error) if error.is_connection_lost() => {
-                    lost = Some(error);
-                    break;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        resume_from = events.resume_idx();
-        drop(out);
-        // Never None: the builder sets no limit on the number of retries.
-        let delay = delays.next().unwrap_or(Duration::from_secs(30));
-        let reason = lost.map_or_else(|| "the subscription ended".to_string(), |error| error.to_string());
-        eprintln!("bel: {reason}; reconnecting in {:.1}s from idx {resume_from}", delay.as_secs_f64());
-        tokio::time::sleep(delay).await;
+        write_event(&mut out, &event?)?;
+        // Flush per event: a follower's reader wants each line as it happens.
+        out.flush()?;
     }
+    Ok(())
 }
 
 /// One event as a line of proto3 JSON (int64 values as strings, like the server's JSON).
@@ -246,19 +229,23 @@ fn read_stdin() -> Result<String, Failure> {
 }
 
 /// The connection configuration from `--dsn` / `BEL_DSN`.
-fn config(dsn: Option<&str>) -> Result<Config, Failure> {
+fn config(dsn: Option<&str>) -> Result<DatabaseConfig, Failure> {
     let Some(dsn) = dsn.filter(|dsn| !dsn.trim().is_empty()) else {
         return Err(Failure::Usage {
             message: "no database to connect to".into(),
             hint: "pass --dsn \"host=... dbname=... user=...\" (or a postgresql:// URL), or set BEL_DSN".into(),
         });
     };
-    dsn.parse::<Config>().map_err(|error| Failure::Usage {
+    DatabaseConfig::parse(dsn).map_err(|error| match error {
         // The cause says what is wrong ("unexpected EOF", "invalid value for option ...").
-        message: match std::error::Error::source(&error) {
-            Some(cause) => format!("invalid connection string: {cause}"),
-            None => "invalid connection string".to_string(),
+        Error::Connection(error) => Failure::Usage {
+            message: match std::error::Error::source(&error) {
+                Some(cause) => format!("invalid connection string: {cause}"),
+                None => "invalid connection string".to_string(),
+            },
+            hint: "use libpq key=value pairs (\"host=localhost dbname=builds\") or a postgresql:// URL".into(),
         },
-        hint: "use libpq key=value pairs (\"host=localhost dbname=builds\") or a postgresql:// URL".into(),
+        // TLS settings: a message and a hint of their own.
+        other => Failure::Bel(other),
     })
 }

@@ -1,7 +1,7 @@
 //! Formatting for the terminal.
 use std::time::SystemTime;
 
-use bel_client::PartitionStatusRow;
+use bel_client::{PartitionStatusRow, Transition};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Renders rows under headers with left-aligned columns, two spaces apart, with no
@@ -46,6 +46,18 @@ pub fn status_cells(row: &PartitionStatusRow) -> Vec<String> {
     ]
 }
 
+/// Headers of the transitions table.
+pub const TRANSITION_HEADERS: [&str; 3] = ["ENTITY", "FROM", "TO"];
+
+/// One transition as table cells; a first state comes from "(none)".
+pub fn transition_cells(transition: &Transition) -> Vec<String> {
+    vec![
+        transition.entity.clone(),
+        transition.from_state.clone().unwrap_or_else(|| "(none)".to_string()),
+        transition.to_state.clone(),
+    ]
+}
+
 /// A time as RFC 3339 in UTC with millisecond precision, e.g. `2026-11-01T12:00:00.000Z`.
 pub fn rfc3339(time: SystemTime) -> String {
     DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -75,6 +87,19 @@ mod tests {
     fn widths_count_characters_not_bytes() {
         let table = render_table(&["A", "B"], &[vec!["é".to_string(), "x".to_string()]]);
         assert_eq!(table, "A  B\né  x\n");
+    }
+
+    #[test]
+    fn transition_rows() {
+        let first = Transition { entity: "partition".into(), from_state: None, to_state: "REQUESTED".into() };
+        let next = Transition { from_state: Some("REQUESTED".into()), to_state: "ANALYZED".into(), ..first.clone() };
+        let cells: Vec<Vec<String>> = [first, next].iter().map(transition_cells).collect();
+        assert_eq!(
+            render_table(&TRANSITION_HEADERS, &cells),
+            "ENTITY     FROM       TO\n\
+             partition  (none)     REQUESTED\n\
+             partition  REQUESTED  ANALYZED\n"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Connections driven by a spawned task that forwards NOTIFYs as wake-ups, shared by the
-//! service and the log follower.
+//! service and the log follower; plain or TLS as the configuration says.
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Connection, NoTls};
 
+use crate::dsn::DatabaseConfig;
 use crate::error::{Error, Result};
+use crate::tls::SqlTls;
 
 /// A client whose connection runs in a spawned task, with what that task observed.
 pub(crate) struct DrivenConnection {
@@ -34,11 +37,28 @@ impl DrivenConnection {
     }
 }
 
-/// Connects and spawns the task that drives the connection. tokio-postgres delivers
-/// notifications only through `Connection::poll_message`, so the task polls it and
-/// forwards each notification as a wake-up.
-pub(crate) async fn open_connection(config: &Config) -> Result<DrivenConnection> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+/// Connects (with TLS when the configuration asks for it) and spawns the task that drives
+/// the connection.
+pub(crate) async fn open_connection(config: &DatabaseConfig) -> Result<DrivenConnection> {
+    match config.tls() {
+        SqlTls::Off => {
+            let (client, connection) = config.config().connect(NoTls).await?;
+            Ok(drive(client, connection))
+        }
+        SqlTls::Rustls(tls) => {
+            let (client, connection) = config.config().connect(tls.clone()).await?;
+            Ok(drive(client, connection))
+        }
+    }
+}
+
+/// tokio-postgres delivers notifications only through `Connection::poll_message`, so the
+/// task polls it and forwards each notification as a wake-up.
+fn drive<S, T>(client: Client, mut connection: Connection<S, T>) -> DrivenConnection
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // Capacity 1 with try_send coalesces bursts: one pending wake-up covers them all,
     // because the fetch that follows reads everything committed before it.
     let (wakeup_sender, wakeups) = mpsc::channel(1);
@@ -64,5 +84,5 @@ pub(crate) async fn open_connection(config: &Config) -> Result<DrivenConnection>
         // Ends when the client is dropped or the connection fails; dropping the sender
         // tells the follower that no more wake-ups will come.
     });
-    Ok(DrivenConnection { client, wakeups, closing_error })
+    DrivenConnection { client, wakeups, closing_error }
 }

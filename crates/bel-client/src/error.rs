@@ -19,6 +19,17 @@ pub enum Error {
     #[error("connection error: {}", with_causes(.0))]
     Connection(#[source] tokio_postgres::Error),
 
+    /// `bel serve` refused the request or could not serve it: the HTTP status and the JSON
+    /// error body (whose code is the SQLSTATE where the database refused). Boxed to keep
+    /// `Result<T, Error>` small.
+    #[error("{0}")]
+    Http(Box<HttpError>),
+
+    /// An HTTP request failed in transit (connect, TLS, timeout, a connection reset). A new
+    /// request may succeed; see [`Error::is_connection_lost`].
+    #[error("HTTP request failed: {}", with_causes(.0))]
+    Transport(#[source] reqwest::Error),
+
     /// Refused before reaching the server: the input is not a valid event, filter or
     /// argument. Carries the same classes (and SQLSTATEs) the server would use.
     #[error("{0}")]
@@ -69,9 +80,9 @@ pub enum Error {
     NotFound(String),
 }
 
-/// tokio-postgres's Display leaves out the cause ("error connecting to server"), which is
-/// the useful part ("No such file or directory"): append the whole chain.
-fn with_causes(error: &tokio_postgres::Error) -> String {
+/// tokio-postgres's and reqwest's Display leave out the cause ("error connecting to
+/// server"), which is the useful part ("No such file or directory"): append the whole chain.
+fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
@@ -106,6 +117,7 @@ impl Error {
         match self {
             Error::Sql(e) => Some(&e.code),
             Error::Rejected(r) => Some(r.class.sqlstate()),
+            Error::Http(e) if is_sqlstate(&e.code) => Some(&e.code),
             _ => None,
         }
     }
@@ -115,6 +127,7 @@ impl Error {
         match self {
             Error::Sql(e) => e.message.clone(),
             Error::Rejected(r) => r.message.clone(),
+            Error::Http(e) => e.message.clone(),
             other => other.to_string(),
         }
     }
@@ -133,17 +146,20 @@ impl Error {
         match self {
             Error::Sql(e) => e.hint.as_deref(),
             Error::Rejected(r) => r.hint.as_deref(),
+            Error::Http(e) => e.hint.as_deref(),
             _ => None,
         }
     }
 
     /// True when the connection is gone or unusable, so retrying on a new connection may
     /// succeed: I/O and protocol errors, SQLSTATE class 08 (connection exception) and
-    /// 57P01..57P03 (server shutting down or starting up).
+    /// 57P01..57P03 (server shutting down or starting up); over HTTP, failed requests and
+    /// the statuses a restarting server or its proxy answer (502, 503, 504).
     pub fn is_connection_lost(&self) -> bool {
         match self {
-            Error::Connection(_) => true,
+            Error::Connection(_) | Error::Transport(_) => true,
             Error::Sql(e) => e.code.starts_with("08") || matches!(e.code.as_str(), "57P01" | "57P02" | "57P03"),
+            Error::Http(e) => matches!(e.status, 502..=504),
             _ => false,
         }
     }
@@ -207,6 +223,38 @@ impl fmt::Display for SqlError {
 
 impl std::error::Error for SqlError {}
 
+/// An error answered by `bel serve`: `{"code","message","hint"}` with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// The HTTP status, e.g. 400.
+    pub status: u16,
+    /// The SQLSTATE where the database (or the check it makes) refused, e.g. `22023`;
+    /// otherwise a stable name such as `unknown_parameter` or `database_unavailable`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// What to do instead.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for HttpError {
+    /// One line: `HTTP 400 22023: message; HINT: ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}: {}", self.status, self.code, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; HINT: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Five digits or upper-case letters: a SQLSTATE, not one of the HTTP API's own codes.
+fn is_sqlstate(code: &str) -> bool {
+    code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
 /// Shorthand for this crate's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -252,6 +300,32 @@ mod tests {
         assert_eq!(e.sqlstate(), Some("22P02"));
         assert_eq!(e.message(), "bad JSON");
         assert_eq!(e.hint(), Some("fix it"));
+    }
+
+    fn http_error(status: u16, code: &str) -> Error {
+        Error::Http(Box::new(HttpError {
+            status,
+            code: code.into(),
+            message: "limit 20000 is out of range".into(),
+            hint: Some("use a limit between 0 and 10000".into()),
+        }))
+    }
+
+    #[test]
+    fn http_errors_carry_the_sqlstate_when_the_code_is_one() {
+        let e = http_error(400, "22023");
+        assert_eq!(e.sqlstate(), Some("22023"));
+        assert_eq!(e.message(), "limit 20000 is out of range");
+        assert_eq!(e.hint(), Some("use a limit between 0 and 10000"));
+        assert_eq!(e.to_string(), "HTTP 400 22023: limit 20000 is out of range; HINT: use a limit between 0 and 10000");
+        assert!(!e.is_connection_lost());
+        assert_eq!(http_error(400, "unknown_parameter").sqlstate(), None);
+        assert_eq!(http_error(404, "P0002").sqlstate(), Some("P0002"));
+        // A restarting server (or its proxy) is worth retrying; a bug or a refusal is not.
+        assert!(http_error(503, "database_unavailable").is_connection_lost());
+        assert!(http_error(502, "bad_gateway").is_connection_lost());
+        assert!(!http_error(500, "internal").is_connection_lost());
+        assert!(!http_error(401, "unauthorized").is_connection_lost());
     }
 
     #[test]

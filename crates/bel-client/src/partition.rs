@@ -1,62 +1,53 @@
-//! Waiting for a partition to become AVAILABLE: the downstream-graph use of the log.
+//! Waiting for a partition to become AVAILABLE: the downstream-graph use of the log, over
+//! any transport.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bel_core::pb::{build_event::Payload, BuildEvent, EventFilter, PartitionStatus};
 use bel_core::status::Status;
 
 use crate::error::{Error, Result};
-use crate::follow::{Follower, SubscribeOptions};
-use crate::service::PgGraphService;
 use crate::sql::PartitionStatusRow;
+use crate::subscription::{next_page_reconnecting, PageSource, Reconnect};
 
-impl PgGraphService {
-    /// Waits until `partition_ref` is AVAILABLE and returns its status.
-    ///
-    /// Follows the log with an exact `partition_refs` filter from the start of the
-    /// partition's history (an index lookup, so cheap) and decides only when the follower
-    /// has caught up, so an old AVAILABLE that was invalidated since is never mistaken for
-    /// the current state, and an append still in flight is never missed. An exact filter
-    /// rather than a glob over `bel.partition_status`: a ref may hold any character, and
-    /// `globset::escape` leaves `\` unescaped, which bel's globs read as an escape.
-    ///
-    /// Errors with [`Error::PartitionFailed`] when the partition is FAILED (a partition
-    /// not known yet, REQUESTED, ANALYZED, BUILDING or INVALIDATED is waited on), and
-    /// with [`Error::Timeout`] after `timeout` (`Duration::MAX` waits indefinitely).
-    pub async fn wait_for_partition(&self, partition_ref: &str, timeout: Duration) -> Result<PartitionStatusRow> {
-        let mut last_status = None;
-        let waiting = self.wait_for_partition_untimed(partition_ref, &mut last_status);
-        match tokio::time::timeout(timeout, waiting).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(Error::Timeout {
-                what: format!(
-                    "partition {partition_ref:?} to become AVAILABLE (last status: {})",
-                    last_status.map_or("none yet", |s: PartitionStatus| s.short_name())
-                ),
-                after: timeout,
-            }),
-        }
-    }
+/// The filter that follows one partition's history: an exact ref, not a glob, because a
+/// ref may hold any character and `globset::escape` leaves `\`, which bel's globs read as
+/// an escape, unescaped.
+pub(crate) fn partition_filter(partition_ref: &str) -> EventFilter {
+    EventFilter { partition_refs: vec![partition_ref.to_string()], ..Default::default() }
+}
 
-    async fn wait_for_partition_untimed(
-        &self,
-        partition_ref: &str,
-        last_status: &mut Option<PartitionStatus>,
-    ) -> Result<PartitionStatusRow> {
-        let filter = EventFilter { partition_refs: vec![partition_ref.to_string()], ..Default::default() };
-        let mut follower = Follower::new(self.config().clone(), filter, 0, SubscribeOptions::default());
-        let mut watch = PartitionWatch::new(partition_ref);
+/// Waits until `partition_ref` is AVAILABLE, reading its history with `follower` (which
+/// starts at idx 0 with [`partition_filter`]): an index lookup, so cheap. It decides only
+/// when the follower has caught up, so an old AVAILABLE that was invalidated since is
+/// never mistaken for the current state, and an append still in flight is never missed.
+/// Lost connections are retried until `timeout`.
+pub(crate) async fn wait_for_partition<S: PageSource>(
+    mut follower: S,
+    partition_ref: &str,
+    timeout: Duration,
+) -> Result<PartitionStatusRow> {
+    let mut watch = PartitionWatch::new(partition_ref);
+    let waiting = async {
         loop {
-            let page = follower.next_page().await?;
+            let page = next_page_reconnecting(&mut follower, &Reconnect::default(), None).await?;
             page.events.iter().for_each(|event| watch.apply(event));
-            if let Some(status) = watch.status() {
-                *last_status = Some(status);
-            }
             if page.caught_up {
                 if let Some(row) = watch.verdict()? {
                     return Ok(row);
                 }
             }
         }
+    };
+    let outcome = tokio::time::timeout(timeout, waiting).await;
+    match outcome {
+        Ok(result) => result,
+        Err(_elapsed) => Err(Error::Timeout {
+            what: format!(
+                "partition {partition_ref:?} to become AVAILABLE (last status: {})",
+                watch.status().map_or("none yet", |s| s.short_name())
+            ),
+            after: timeout,
+        }),
     }
 }
 

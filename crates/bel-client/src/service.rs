@@ -3,50 +3,81 @@ use std::future::Future;
 use std::time::Duration;
 
 use bel_core::pb::{BuildEvent, EventFilter, EventPage};
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 
 use crate::connection::open_connection;
+use crate::dsn::DatabaseConfig;
 use crate::error::{Error, Result};
-use crate::follow::{SubscribeOptions, Subscription};
+use crate::follow::SqlFollower;
+use crate::partition::{self, partition_filter};
 use crate::sql::{self, PartitionStatusRow};
+use crate::subscription::{SubscribeOptions, Subscription};
 
-/// The minimal API graphs coordinate through (from the seed): read the log since a cursor.
+/// The API graphs coordinate through: read the log since a cursor, follow it, wait for a
+/// partition. [`PgGraphService`] (SQL) and [`crate::HttpGraphService`] (`bel serve`)
+/// implement it alike, so code written against this trait switches transport by changing
+/// the line that builds the service.
 ///
-/// Implementations return events with `idx > since_idx` matching `filter`, in idx order,
-/// at most `limit`, and an `EventPage::next_idx` that never passes an append still in
-/// flight, so a caller that always passes the last `next_idx` back never misses an event.
+/// `list_events` returns events with `idx > since_idx` matching `filter`, in idx order, at
+/// most `limit`, and an `EventPage::next_idx` that never passes an append still in flight,
+/// so a caller that always passes the last `next_idx` back never misses an event.
 pub trait GraphService {
-    /// One page of the log after `since_idx`.
+    /// One page of the log after `since_idx` (the seed's minimal API).
     fn list_events(
         &self,
         since_idx: i64,
         filter: &EventFilter,
         limit: i64,
     ) -> impl Future<Output = Result<EventPage, Error>> + Send;
+
+    /// Follows the log: a stream of every event with `idx > since_idx` matching `filter`,
+    /// each exactly once and in idx order, forever, reconnecting after lost connections.
+    /// It connects on first poll (inside a Tokio runtime), with its own connection.
+    fn subscribe_with(&self, filter: EventFilter, since_idx: i64, options: SubscribeOptions) -> Subscription;
+
+    /// [`GraphService::subscribe_with`] with the default [`SubscribeOptions`].
+    fn subscribe(&self, filter: EventFilter, since_idx: i64) -> Subscription {
+        self.subscribe_with(filter, since_idx, SubscribeOptions::default())
+    }
+
+    /// Waits until `partition_ref` is AVAILABLE and returns its status. It reads the
+    /// partition's history (an index lookup) and decides only once caught up, so an old
+    /// AVAILABLE that was invalidated since is never taken for the current state.
+    ///
+    /// Errors with [`Error::PartitionFailed`] when the partition is FAILED (a partition
+    /// not known yet, REQUESTED, ANALYZED, BUILDING or INVALIDATED is waited on), and
+    /// with [`Error::Timeout`] after `timeout` (`Duration::MAX` waits indefinitely).
+    fn wait_for_partition(
+        &self,
+        partition_ref: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<PartitionStatusRow>> + Send;
 }
 
 /// A [`GraphService`] over one tokio-postgres connection to a database with
-/// `CREATE EXTENSION bel`, plus the rest of the SQL API and the log follower.
+/// `CREATE EXTENSION bel`, plus the rest of the SQL API.
 ///
-/// Connections are made without TLS. Calls are pipelined on the one connection; wrap the
-/// service in an `Arc` to share it between tasks. Followers ([`PgGraphService::subscribe`])
-/// open a dedicated connection each, with the same configuration.
+/// TLS as the connection string's `sslmode` says (see [`crate::SslMode`]). Calls are
+/// pipelined on the one connection; wrap the service in an `Arc` to share it between
+/// tasks. Followers ([`GraphService::subscribe`]) and partition waits open a dedicated
+/// connection each, with the same configuration.
 pub struct PgGraphService {
     client: Client,
-    config: Config,
+    config: DatabaseConfig,
 }
 
 impl PgGraphService {
     /// Connects with a libpq-style connection string: `host=... user=... dbname=...` or a
-    /// `postgresql://user@host/db` URL. Must be called inside a Tokio runtime (the
-    /// connection is driven by a spawned task).
+    /// `postgresql://user@host/db` URL, with `sslmode` and `sslrootcert` as in libpq. Must
+    /// be called inside a Tokio runtime (the connection is driven by a spawned task).
     pub async fn connect(dsn: &str) -> Result<Self> {
-        let config: Config = dsn.parse().map_err(Error::Connection)?;
-        Self::connect_with_config(config).await
+        Self::connect_with_config(DatabaseConfig::parse(dsn)?).await
     }
 
-    /// Connects with an already built configuration.
-    pub async fn connect_with_config(config: Config) -> Result<Self> {
+    /// Connects with an already built configuration (a [`DatabaseConfig`], or a
+    /// tokio-postgres `Config`).
+    pub async fn connect_with_config(config: impl Into<DatabaseConfig>) -> Result<Self> {
+        let config = config.into();
         let connection = open_connection(&config).await?;
         Ok(PgGraphService { client: connection.client, config })
     }
@@ -58,7 +89,7 @@ impl PgGraphService {
     }
 
     /// The connection configuration, as used for followers' dedicated connections.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &DatabaseConfig {
         &self.config
     }
 
@@ -90,18 +121,9 @@ impl PgGraphService {
         sql::build_summary(&self.client, build_request_id).await
     }
 
-    /// Follows the log from `since_idx` with the default [`SubscribeOptions`]; see
-    /// [`PgGraphService::subscribe_with`].
-    pub fn subscribe(&self, filter: EventFilter, since_idx: i64) -> Subscription {
-        self.subscribe_with(filter, since_idx, SubscribeOptions::default())
-    }
-
-    /// Follows the log: a stream of every event with `idx > since_idx` matching `filter`,
-    /// each exactly once and in idx order, forever. It opens a dedicated connection that
-    /// `LISTEN`s on `bel_events` on first poll. The stream ends after yielding its first
-    /// error; resume with a new subscription from [`Subscription::resume_idx`].
-    pub fn subscribe_with(&self, filter: EventFilter, since_idx: i64, options: SubscribeOptions) -> Subscription {
-        Subscription::new(self.config.clone(), filter, since_idx, options)
+    /// The transitions of the state diagrams `bel_append` enforces. See [`sql::transitions`].
+    pub async fn transitions(&self) -> Result<Vec<sql::Transition>> {
+        sql::transitions(&self.client).await
     }
 }
 
@@ -113,5 +135,17 @@ impl GraphService for PgGraphService {
         limit: i64,
     ) -> impl Future<Output = Result<EventPage, Error>> + Send {
         sql::list_events_page(&self.client, since_idx, filter, limit)
+    }
+
+    /// The stream opens a dedicated connection that `LISTEN`s on `bel_events` on first
+    /// poll; NOTIFY wakes it, polling every `poll_interval` is the fallback.
+    fn subscribe_with(&self, filter: EventFilter, since_idx: i64, options: SubscribeOptions) -> Subscription {
+        Subscription::new(self.config.clone(), filter, since_idx, options)
+    }
+
+    async fn wait_for_partition(&self, partition_ref: &str, timeout: Duration) -> Result<PartitionStatusRow> {
+        let follower =
+            SqlFollower::new(self.config.clone(), partition_filter(partition_ref), 0, SubscribeOptions::default());
+        partition::wait_for_partition(follower, partition_ref, timeout).await
     }
 }

@@ -96,7 +96,7 @@ pub async fn list_events_page(
     EventPage::decode(bytes.as_slice()).map_err(|e| Error::Decode { what: "bel.v1.EventPage", reason: e.to_string() })
 }
 
-fn page_limit_param(limit: i64) -> Result<i32> {
+pub(crate) fn page_limit_param(limit: i64) -> Result<i32> {
     if !(0..=MAX_PAGE_LIMIT).contains(&limit) {
         return Err(Error::Rejected(
             Rejection::new(ErrorClass::InvalidValue, format!("limit {limit} is out of range"))
@@ -154,6 +154,25 @@ pub async fn build_summary(client: &impl GenericClient, build_request_id: &str) 
         }
         Some(summary) => Ok(summary),
     }
+}
+
+/// One transition of a state diagram, from `bel.transitions()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `build_request`, `job_run` or `partition`.
+    pub entity: String,
+    /// The state left; `None` for the entity's first state.
+    pub from_state: Option<String>,
+    /// The state entered.
+    pub to_state: String,
+}
+
+/// `bel.transitions()`: every transition the state diagrams allow, in the server's order.
+pub async fn transitions(client: &impl GenericClient) -> Result<Vec<Transition>> {
+    let rows = client.query("select entity, from_state, to_state from bel.transitions()", &[]).await?;
+    rows.iter()
+        .map(|row| Ok(Transition { entity: row.try_get(0)?, from_state: row.try_get(1)?, to_state: row.try_get(2)? }))
+        .collect()
 }
 
 #[cfg(test)]
