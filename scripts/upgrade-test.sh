@@ -17,6 +17,9 @@
 #  3. restored   pg_restore of the updated database's dump: same catalog, same checks.
 #  4. restored-0.1.0   pg_restore of the 0.1.0 dump into the current version (a dump moved
 #                to a server with the new bel): same catalog, same checks.
+#  5. written-by-0.1.0  0.1.0 with the rows the 0.1.0 library itself wrote (and what it read
+#                back), tests/upgrade/written-by-0.1.0.sql, updated: same catalog, same
+#                checks (in 2-4 the current library wrote the rows, under 0.1.0's SQL).
 # An SQL change without its step in the upgrade script shows as a catalog difference in 2.
 #
 # The databases are left in place (bel_upgrade_*) for inspection, and recreated next run.
@@ -117,4 +120,13 @@ for pair in "bel_upgrade_restored:$VERSION" "bel_upgrade_restored_old:$FROM_VERS
   run_sql "$db" "$TESTS/checks.sql" "checks-$db"
   log "$db (from the ${pair#*:} dump): data, projections, functions, roles, cursor and new appends check out"
 done
+
+# 5. rows written by the 0.1.0 library
+recreate_db bel_upgrade_written_by_old
+sql -d bel_upgrade_written_by_old -c "create extension bel version '$FROM_VERSION'"
+run_sql bel_upgrade_written_by_old "$TESTS/written-by-$FROM_VERSION.sql" load-written-by-old
+sql -d bel_upgrade_written_by_old -c "alter extension bel update"
+same_catalog bel_upgrade_written_by_old
+run_sql bel_upgrade_written_by_old "$TESTS/checks.sql" checks-written-by-old
+log "bel_upgrade_written_by_old (rows the $FROM_VERSION library wrote): the current library reads them as it did; checks out"
 log "passed"

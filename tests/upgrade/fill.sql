@@ -3,7 +3,9 @@
 -- extension, so pg_dump carries it along) for tests/upgrade/checks.sql to compare against.
 -- Only functions whose SQL signature 0.1.0 shares with the current library are called here:
 -- between installing a new library and ALTER EXTENSION UPDATE, the old SQL definitions run
--- against it (see docs/upgrades.md).
+-- against it (see docs/upgrades.md). tests/upgrade/written-by-0.1.0.sql holds what this file
+-- wrote through the 0.1.0 library itself; checks.sql expects the same history from both, so
+-- regenerate that file (as its header says) when this one changes.
 \set ON_ERROR_STOP on
 \set QUIET on
 -- results are not needed, only errors (on stderr)
