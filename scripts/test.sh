@@ -12,6 +12,7 @@
 #   regress  scripts/pg-regress.sh regress                     (golden outputs of every refusal, pg_regress,
 #            tests/regress/, private cluster on port 54341)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
+#            (bel-client-tests: SQL and TLS, and HTTP against a bel serve started in-process)
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
 # A failing step does not stop the independent ones after it (upgrade, isolation, regress and
 # cluster need install);
@@ -118,6 +119,40 @@ step_regress() {
   bash "$BEL_SCRIPTS/pg-regress.sh" regress
 }
 
+# SQL over TLS (tests/client/tests/sql_tls.rs): a throwaway CA and a server certificate it
+# signs for localhost and 127.0.0.1, switched on with ALTER SYSTEM and a reload
+# (unix-socket connections, which the other tests use, are unaffected). Prints the CA
+# certificate's path.
+enable_test_tls() {
+  local dir="/var/tmp/bel-$TEST_PORT/tls" i
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  if [ ! -s "$dir/ca.crt" ] || [ ! -s "$dir/server.crt" ]; then
+    mkdir -p "$dir"
+    {
+      openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=bel test CA" -keyout "$dir/ca.key" -out "$dir/ca.crt" &&
+        openssl req "${ec[@]}" -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" &&
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 3650 \
+          -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
+          -out "$dir/server.crt"
+    } 2>/dev/null || return 1
+  fi
+  chown -R "$PG_OS_USER:" "$dir" && chmod 0755 "$dir" && chmod 0600 "$dir"/*.key && chmod 0644 "$dir"/*.crt || return 1
+  pg_test psql -X -q -v ON_ERROR_STOP=1 -c "alter system set ssl_cert_file = '$dir/server.crt'" \
+    -c "alter system set ssl_key_file = '$dir/server.key'" -c "alter system set ssl = on" \
+    -c "select pg_reload_conf()" >/dev/null || return 1
+  # The reload is asynchronous: wait until a TLS connection is accepted.
+  for i in $(seq 50); do
+    if "$PG_BIN/psql" -X -q -t "host=localhost port=$TEST_PORT user=postgres dbname=$TEST_DB sslmode=require" \
+      -c "select 1" >/dev/null 2>&1; then
+      echo "$dir/ca.crt"
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "TLS did not come up on port $TEST_PORT"
+  return 1
+}
+
 step_cluster() {
   if ! pg_test status >/dev/null 2>&1; then
     STARTED_CLUSTER=1
@@ -132,7 +167,10 @@ step_cluster() {
   local dsn
   dsn="$(pg_test dsn "$TEST_DB")"
   log "BEL_TEST_DSN='$dsn'"
-  BEL_TEST_DSN="$dsn" cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
+  local root_cert
+  root_cert="$(enable_test_tls)" || return 1
+  BEL_TEST_DSN="$dsn" BEL_TEST_TLS_DSN="port=$TEST_PORT user=postgres dbname=$TEST_DB" BEL_TEST_TLS_ROOT_CERT="$root_cert" \
+    cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 }
 
 # --- run ----------------------------------------------------------------------------------
