@@ -1,4 +1,5 @@
 //! Command-line arguments, and turning filter flags into an `EventFilter`.
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bel_client::EventFilter;
@@ -60,6 +61,10 @@ pub enum Command {
         /// instead of the database.
         #[arg(long, value_name = "URL")]
         http: Option<String>,
+        /// With --http: a file holding the server's bearer token (a server that listens on a
+        /// non-loopback address requires one).
+        #[arg(long, value_name = "PATH", requires = "http")]
+        token_file: Option<PathBuf>,
         /// Events fetched per page (1..=10000).
         #[arg(long, default_value_t = 1000)]
         page_limit: i64,
@@ -225,10 +230,10 @@ mod tests {
     #[test]
     fn subcommand_arguments() {
         match parse(&["follow", "--since", "42", "--pattern", "p/*", "--poll-interval-ms", "250"]).unwrap().command {
-            Command::Follow { since, filter, http, page_limit, poll_interval_ms, long_poll_ms } => {
+            Command::Follow { since, filter, http, token_file, page_limit, poll_interval_ms, long_poll_ms } => {
                 assert_eq!((since, page_limit, poll_interval_ms, long_poll_ms), (42, 1000, 250, 25_000));
                 assert_eq!(filter.patterns, ["p/*"]);
-                assert_eq!(http, None);
+                assert_eq!((http, token_file), (None, None));
             }
             other => panic!("{other:?}"),
         }
@@ -238,6 +243,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert!(parse(&["follow", "--token-file", "t"]).is_err(), "a token needs --http");
         assert!(matches!(parse(&["transitions"]).unwrap().command, Command::Transitions));
         match parse(&["wait", "data/a", "--timeout", "1.5"]).unwrap().command {
             Command::Wait { partition_ref, timeout } => {

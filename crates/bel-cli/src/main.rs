@@ -4,6 +4,7 @@ mod input;
 mod output;
 
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -137,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             eprintln!("next_idx={} has_more={}{in_flight}", page.next_idx, page.has_more);
         }
-        Command::Follow { since, filter, http, page_limit, poll_interval_ms, long_poll_ms } => {
+        Command::Follow { since, filter, http, token_file, page_limit, poll_interval_ms, long_poll_ms } => {
             let filter = filter.to_filter()?;
             let options = SubscribeOptions {
                 page_limit,
@@ -147,7 +148,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             options.validate()?;
             let events = match http {
-                Some(url) => HttpGraphService::new(&url)?.subscribe_with(filter, since, options),
+                Some(url) => {
+                    let mut service = HttpGraphService::new(&url)?;
+                    if let Some(path) = token_file {
+                        service = service.with_bearer_token(read_token(&path)?);
+                    }
+                    service.subscribe_with(filter, since, options)
+                }
                 None => Subscription::new(config(dsn)?, filter, since, options),
             };
             follow(events).await?;
@@ -220,6 +227,20 @@ fn write_event(out: &mut impl Write, event: &BuildEvent) -> Result<(), Failure> 
     let line = serde_json::to_string(event).map_err(io::Error::other)?;
     writeln!(out, "{line}")?;
     Ok(())
+}
+
+/// A bearer token from a file: its content without surrounding whitespace.
+fn read_token(path: &Path) -> Result<String, Failure> {
+    let token = std::fs::read_to_string(path)
+        .map_err(|error| io::Error::new(error.kind(), format!("cannot read {}: {error}", path.display())))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Failure::Usage {
+            message: format!("{} holds no token", path.display()),
+            hint: "put the token the server was started with (its --token-file) in the file".into(),
+        });
+    }
+    Ok(token.to_string())
 }
 
 fn read_stdin() -> Result<String, Failure> {
