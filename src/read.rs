@@ -149,15 +149,24 @@ fn page_below(
     if since_idx >= h.idx {
         return empty(since_idx);
     }
-    let (source, covered_fields) = choose_source(client, st, filter);
+    let plan = choose_plan(client, st, filter, h.idx - since_idx);
     // The source guarantees its own field; other non-empty fields are checked per event.
-    let must_check = field_count(filter) > covered_fields;
+    let must_check = field_count(filter) > plan.covered_fields;
+    // A walk of the log stops at a fixed idx window, so a page's cost stays bounded when
+    // matches are rare; the window depends on the cursor only, so the page does not change
+    // when the log grows.
+    let scan_upto = match plan.source {
+        Source::Range if must_check => h.idx.min(since_idx.saturating_add(LOG_WALK_WINDOW)),
+        _ => h.idx,
+    };
     let want = limit as usize + 1;
+    // Rows per statement: a page's worth, more when rows are checked here (most may fail).
+    let batch_rows = if must_check { want.max(WALK_BATCH_ROWS) } else { want };
     let mut matched: Vec<EventRow> = Vec::new();
     let mut cursor = since_idx;
     loop {
-        let batch = fetch(client, st, &source, cursor, h.idx, want as i32);
-        let exhausted = batch.len() < want;
+        let batch = fetch(client, st, &plan.source, cursor, scan_upto, batch_rows as i32);
+        let exhausted = batch.len() < batch_rows;
         for row in batch {
             cursor = row.idx;
             if !must_check || filter.matches(&row.event()) {
@@ -175,9 +184,84 @@ fn page_below(
         matched.truncate(limit as usize);
         let next_idx = matched.last().map_or(since_idx, |r| r.idx);
         Page { rows: matched, next_idx, has_more: true, in_flight_idx: 0 }
+    } else if scan_upto < h.idx {
+        // The window was walked and more of the log is readable: the caller goes on at once.
+        Page { rows: matched, next_idx: scan_upto, has_more: true, in_flight_idx: 0 }
     } else {
         Page { rows: matched, next_idx: h.idx, has_more: false, in_flight_idx: in_flight }
     }
+}
+
+/// A glob page within this many idx of the horizon walks the log instead of the partition
+/// index: a follower at the tail then pays for the few events it scans, not for every
+/// partition its glob matches.
+const TAIL_GAP: i64 = 512;
+/// A glob matching more known partitions than this is answered by walking the log: one
+/// index range per partition would cost more than reading the events themselves.
+const MAX_INDEXED_PARTITIONS: i32 = 2_000;
+/// Most idx one call walks when it filters events itself (see `page_below`).
+const LOG_WALK_WINDOW: i64 = 20_000;
+/// Rows a walk reads per statement.
+const WALK_BATCH_ROWS: usize = 512;
+
+/// Where a page's candidate events come from, and how many filter fields that answers.
+struct Plan {
+    source: Source,
+    covered_fields: usize,
+}
+
+/// The cheapest source for the filter: the most selective index, except for globs near the
+/// tail or over many partitions, where walking the log costs what the page returns.
+fn choose_plan(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter, gap: i64) -> Plan {
+    let sorted = |set: &std::collections::HashSet<String>| -> Vec<String> {
+        let mut v: Vec<String> = set.iter().cloned().collect();
+        v.sort();
+        v
+    };
+    let indexed = |source| Plan { source, covered_fields: 1 };
+    let walk = Plan { source: Source::Range, covered_fields: 0 };
+    if !f.job_run_ids.is_empty() {
+        indexed(Source::JobRunIds(sorted(&f.job_run_ids)))
+    } else if !f.partition_refs.is_empty() {
+        indexed(Source::Partitions(sorted(&f.partition_refs)))
+    } else if !f.partition_patterns.is_empty() {
+        if gap <= TAIL_GAP {
+            return walk;
+        }
+        match partitions_matching(client, st, f, MAX_INDEXED_PARTITIONS) {
+            Some(refs) => indexed(Source::Partitions(refs)),
+            None => walk,
+        }
+    } else if !f.job_labels.is_empty() {
+        indexed(Source::JobLabels(sorted(&f.job_labels)))
+    } else {
+        walk
+    }
+}
+
+/// Known partitions matching any pattern, or None when reading them would pass `cap`
+/// rows of the known-partition index. Each pattern's literal prefix narrows the set with
+/// an index range scan, globset decides.
+fn partitions_matching(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter, cap: i32) -> Option<Vec<String>> {
+    let mut refs = Vec::new();
+    let mut read: i32 = 0;
+    for range in f.pattern_ranges() {
+        let left = cap - read + 1;
+        let rows = match range.upper {
+            Some(upper) => run(client, &st.known_partitions_between, &[range.lower.into(), upper.into(), left.into()]),
+            None => run(client, &st.known_partitions_from, &[range.lower.into(), left.into()]),
+        };
+        for r in rows.filter_map(|row| get::<String>(&row, 1)) {
+            read += 1;
+            if read > cap {
+                return None;
+            }
+            if f.pattern_matches(&r) {
+                refs.push(r);
+            }
+        }
+    }
+    Some(refs)
 }
 
 fn field_count(f: &CompiledFilter) -> usize {
@@ -190,40 +274,6 @@ fn field_count(f: &CompiledFilter) -> usize {
     .into_iter()
     .filter(|x| *x)
     .count()
-}
-
-/// The most selective index for the filter, and how many filter fields it answers.
-fn choose_source(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) -> (Source, usize) {
-    let sorted = |set: &std::collections::HashSet<String>| -> Vec<String> {
-        let mut v: Vec<String> = set.iter().cloned().collect();
-        v.sort();
-        v
-    };
-    if !f.job_run_ids.is_empty() {
-        (Source::JobRunIds(sorted(&f.job_run_ids)), 1)
-    } else if !f.partition_refs.is_empty() {
-        (Source::Partitions(sorted(&f.partition_refs)), 1)
-    } else if !f.partition_patterns.is_empty() {
-        (Source::Partitions(partitions_matching(client, st, f)), 1)
-    } else if !f.job_labels.is_empty() {
-        (Source::JobLabels(sorted(&f.job_labels)), 1)
-    } else {
-        (Source::Range, 0)
-    }
-}
-
-/// Known partitions matching any pattern: each pattern's literal prefix narrows the set
-/// with an index range scan, globset decides.
-pub fn partitions_matching(client: &SpiClient<'_>, st: &Statements, f: &CompiledFilter) -> Vec<String> {
-    let mut refs = Vec::new();
-    for range in f.pattern_ranges() {
-        let rows = match range.upper {
-            Some(upper) => run(client, &st.known_partitions_between, &[range.lower.into(), upper.into()]),
-            None => run(client, &st.known_partitions_from, &[range.lower.into()]),
-        };
-        refs.extend(rows.filter_map(|row| get::<String>(&row, 1)).filter(|r| f.pattern_matches(r)));
-    }
-    refs
 }
 
 fn fetch(client: &SpiClient<'_>, st: &Statements, source: &Source, after: i64, upto: i64, limit: i32) -> Vec<EventRow> {

@@ -102,13 +102,13 @@ impl Statements {
             known_partitions_between: prepare(
                 c,
                 "SELECT partition_ref FROM bel.known_partitions
-                 WHERE partition_ref >= $1 AND partition_ref < $2 ORDER BY partition_ref",
-                &[TEXT, TEXT],
+                 WHERE partition_ref >= $1 AND partition_ref < $2 ORDER BY partition_ref LIMIT $3",
+                &[TEXT, TEXT, INT4],
             ),
             known_partitions_from: prepare(
                 c,
-                "SELECT partition_ref FROM bel.known_partitions WHERE partition_ref >= $1 ORDER BY partition_ref",
-                &[TEXT],
+                "SELECT partition_ref FROM bel.known_partitions WHERE partition_ref >= $1 ORDER BY partition_ref LIMIT $2",
+                &[TEXT, INT4],
             ),
             page_json: prepare(
                 c,
