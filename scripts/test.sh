@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, in this order:
 #   setup    scripts/setup.sh (system packages, cargo-pgrx, pgrx init; skips what is present)
-#   unit     cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli   (pure Rust, no database)
+#   unit     cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli -p bel-serve   (pure Rust, no database)
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
@@ -14,20 +14,24 @@
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            (bel-client-tests: SQL and TLS, and HTTP against a bel serve started in-process)
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
-# A failing step does not stop the independent ones after it (upgrade, isolation, regress and
-# cluster need install);
+#   http     cargo test -p bel-http-tests -- --test-threads=1   (bel serve started in-process: followers
+#            under writers and across a restart, long-poll wake-ups and timeouts, errors, caching,
+#            views) against the cluster of port 54330 and the step's own cluster on port 54351
+#            (prepared transactions on; the outage test stops and starts it), stopped at the end
+# A failing step does not stop the independent ones after it (upgrade, isolation, regress,
+# cluster and http need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh unit cluster    only these steps (setup always runs)
 #
-# Environment: BEL_TEST_PORT (54330), BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
+# Environment: BEL_TEST_PORT (54330), BEL_TEST_HTTP_PORT (54351), BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
 # The cluster this script starts is stopped when it exits; one that was already running is left.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install upgrade isolation regress cluster)
+ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -49,11 +53,15 @@ cd "$BEL_REPO_ROOT"
 # --- the private cluster for the cluster tests, stopped on exit if we started it ----------
 pg_test() { BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
 STARTED_CLUSTER=0
+STARTED_HTTP_CLUSTER=0
 cleanup() {
   local rc=$?
   if [ "$STARTED_CLUSTER" = 1 ]; then
     log "stopping the test cluster on port $TEST_PORT"
     pg_test stop || true
+  fi
+  if [ "$STARTED_HTTP_CLUSTER" = 1 ]; then
+    pg_http stop || true
   fi
   exit "$rc"
 }
@@ -63,7 +71,7 @@ trap 'exit 143' TERM
 
 # --- steps ------------------------------------------------------------------------------
 step_unit() {
-  cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli
+  cargo test -p bel-core -p bel-sim -p bel-client -p bel-cli -p bel-serve
 }
 
 # cargo-pgrx 0.18.1 with --runas/--pgdata: the test process runs `sudo -u postgres mkdir -p
@@ -173,6 +181,29 @@ step_cluster() {
     cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 }
 
+# bel serve's tests. The step's own cluster lets a test stop the database under a running
+# server, and has prepared transactions (COMMIT PREPARED is a commit that sends no NOTIFY);
+# the outage test starts it again with the same settings (pg.sh reads them from the
+# environment it inherits).
+HTTP_PORT="${BEL_TEST_HTTP_PORT:-54351}"
+HTTP_PG_ENV=(BEL_PG_SHARED_BUFFERS=128MB "BEL_PG_EXTRA_CONF=max_prepared_transactions = 8")
+pg_http() { env "${HTTP_PG_ENV[@]}" BEL_PG_PORT="$HTTP_PORT" BEL_PG_ROOT="/var/tmp/bel-$HTTP_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
+
+step_http() {
+  if ! pg_test status >/dev/null 2>&1; then
+    STARTED_CLUSTER=1
+  fi
+  pg_test start || return 1
+  STARTED_HTTP_CLUSTER=1
+  pg_http start || return 1
+  local rc=0
+  env "${HTTP_PG_ENV[@]}" BEL_TEST_DSN="$(pg_test dsn postgres)" BEL_TEST_HTTP_DSN="$(pg_http dsn postgres)" \
+    BEL_TEST_HTTP_PORT="$HTTP_PORT" cargo test -p bel-http-tests -- --test-threads=1 || rc=1
+  pg_http stop || rc=1
+  STARTED_HTTP_CLUSTER=0
+  return "$rc"
+}
+
 # --- run ----------------------------------------------------------------------------------
 declare -a R_NAME=() R_STATUS=() R_SECS=()
 record() { R_NAME+=("$1"); R_STATUS+=("$2"); R_SECS+=("$3"); }
@@ -199,7 +230,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " upgrade isolation regress cluster " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " upgrade isolation regress cluster http " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1

@@ -34,6 +34,9 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Every value of [`DbError::kind`].
+    pub const KINDS: [&'static str; 4] = ["unreachable", "connection_lost", "refused", "unexpected"];
+
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -66,7 +66,7 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let db = Db::new(pg_config.clone(), config.pool_size, metrics.clone())?;
         let shutdown = CancellationToken::new();
-        let hub = Arc::new(Hub::new(shutdown.clone()));
+        let hub = Arc::new(Hub::new(metrics.clone(), shutdown.clone()));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
@@ -86,8 +86,8 @@ impl Server {
         let Server { listener, pg_config, state, shutdown: stop } = self;
         let hub = state.hub().clone();
         let metrics = state.metrics().clone();
-        let listen_task = tokio::spawn(longpoll::listener::run(pg_config, hub.clone(), metrics.clone(), stop.clone()));
-        let in_flight_task = tokio::spawn(longpoll::in_flight::run(state.db().clone(), hub, metrics, stop.clone()));
+        let listen_task = tokio::spawn(longpoll::listener::run(pg_config, hub.clone(), metrics, stop.clone()));
+        let in_flight_task = tokio::spawn(longpoll::in_flight::run(state.db().clone(), hub, stop.clone()));
         let app = router::router(state);
         let stopping = stop.clone();
         let served = axum::serve(listener, app)

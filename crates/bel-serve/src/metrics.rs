@@ -48,6 +48,7 @@ pub struct Metrics {
     listen_connected: Gauge,
     page_queries: Counter,
     in_flight_waits: Counter,
+    in_flight_waiters: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -77,6 +78,10 @@ impl Metrics {
         let events_served = Counter::default();
         registry.register("bel_events_served", "Events sent in /v1/events pages", events_served.clone());
         let database_errors = Family::<KindLabels, Counter>::default();
+        // Every kind exported from the start (at 0), so a rate over it is defined.
+        for kind in crate::db::DbError::KINDS {
+            let _ = database_errors.get_or_create(&KindLabels { kind: kind.to_owned() });
+        }
         registry.register(
             "bel_database_errors",
             "Failed database calls, by kind (unreachable, connection_lost, refused, unexpected)",
@@ -108,6 +113,12 @@ impl Metrics {
             "In-flight appends waited out with bel.wait_for_append (each wakes the long polls)",
             in_flight_waits.clone(),
         );
+        let in_flight_waiters = Gauge::default();
+        registry.register(
+            "bel_in_flight_waiters",
+            "Long polls whose page stopped below an append still in flight, waiting for it to end",
+            in_flight_waiters.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -120,6 +131,7 @@ impl Metrics {
             listen_connected,
             page_queries,
             in_flight_waits,
+            in_flight_waiters,
         }
     }
 
@@ -161,6 +173,11 @@ impl Metrics {
 
     pub fn in_flight_wait(&self) {
         self.in_flight_waits.inc();
+    }
+
+    /// A long poll started (+1) or stopped (-1) waiting behind an in-flight append.
+    pub fn in_flight_waiters(&self, change: i64) {
+        self.in_flight_waiters.inc_by(change);
     }
 
     /// The OpenMetrics text of every metric.
@@ -205,12 +222,14 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         metrics.request("/v1/events", 200, 0.001);
         metrics.database_error("unreachable");
+        assert!(metrics.encode().contains("bel_database_errors_total{kind=\"refused\"} 0"));
         metrics.events_served(3);
         metrics.idx_seen(42);
         metrics.idx_seen(7);
         metrics.listen_connected(true);
         metrics.page_query();
         metrics.in_flight_wait();
+        metrics.in_flight_waiters(1);
         metrics.notification();
         let waiting = metrics.long_poll_waiting();
         let text = metrics.encode();
@@ -226,6 +245,7 @@ mod tests {
             "bel_listen_connected 1",
             "bel_event_page_queries_total 1",
             "bel_in_flight_waits_total 1",
+            "bel_in_flight_waiters 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

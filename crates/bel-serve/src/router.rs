@@ -41,7 +41,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=nobody connect_timeout=2".parse().unwrap();
         let db = Db::new(config, 2, metrics.clone()).unwrap();
-        let hub = Arc::new(Hub::new(CancellationToken::new()));
+        let hub = Arc::new(Hub::new(metrics.clone(), CancellationToken::new()));
         let state = AppState::new(db, hub, metrics, token.map(|t| BearerToken::new(t).unwrap()));
         (router(state.clone()), state)
     }

@@ -37,10 +37,10 @@ struct State {
 }
 
 /// The registry of in-flight appends waiters are stuck behind.
-#[derive(Default)]
 pub struct InFlight {
     state: Mutex<State>,
     changed: Notify,
+    metrics: Arc<Metrics>,
 }
 
 /// Keeps an in-flight idx wanted while it lives.
@@ -51,6 +51,7 @@ pub struct InFlightGuard {
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
+        self.registry.metrics.in_flight_waiters(-1);
         let mut state = self.registry.lock();
         if let Some(count) = state.wanted.get_mut(&self.idx) {
             *count -= 1;
@@ -62,6 +63,10 @@ impl Drop for InFlightGuard {
 }
 
 impl InFlight {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        InFlight { state: Mutex::default(), changed: Notify::new(), metrics }
+    }
+
     /// Wants a wake-up when `idx` ends; None when it is already known to have ended.
     pub fn watch(registry: &Arc<Self>, idx: i64) -> Option<InFlightGuard> {
         {
@@ -71,6 +76,7 @@ impl InFlight {
             }
             *state.wanted.entry(idx).or_insert(0) += 1;
         }
+        registry.metrics.in_flight_waiters(1);
         registry.changed.notify_one();
         Some(InFlightGuard { registry: registry.clone(), idx })
     }
@@ -101,8 +107,9 @@ impl InFlight {
 
 /// The background task: waits out the smallest wanted in-flight append, wakes the hub,
 /// repeats, until `shutdown`.
-pub async fn run(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+pub async fn run(db: Db, hub: Arc<Hub>, shutdown: CancellationToken) {
     let registry = hub.in_flight().clone();
+    let metrics = registry.metrics.clone();
     loop {
         let idx = loop {
             if let Some(idx) = registry.smallest_wanted() {
@@ -140,9 +147,13 @@ pub async fn run(db: Db, hub: Arc<Hub>, metrics: Arc<Metrics>, shutdown: Cancell
 mod tests {
     use super::*;
 
+    fn registry() -> Arc<InFlight> {
+        Arc::new(InFlight::new(Arc::new(Metrics::new())))
+    }
+
     #[test]
     fn guards_count_waiters_per_idx() {
-        let registry = Arc::new(InFlight::default());
+        let registry = registry();
         let a = InFlight::watch(&registry, 9).unwrap();
         let b = InFlight::watch(&registry, 9).unwrap();
         let c = InFlight::watch(&registry, 5).unwrap();
@@ -152,11 +163,12 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(registry.smallest_wanted(), None);
+        assert!(registry.metrics.encode().contains("bel_in_flight_waiters 0"));
     }
 
     #[test]
     fn ended_appends_are_not_waited_for_again() {
-        let registry = Arc::new(InFlight::default());
+        let registry = registry();
         let guard = InFlight::watch(&registry, 3).unwrap();
         registry.ended(3);
         assert_eq!(registry.smallest_wanted(), None);

@@ -40,10 +40,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(shutdown: CancellationToken) -> Self {
+    pub fn new(metrics: Arc<Metrics>, shutdown: CancellationToken) -> Self {
         Hub {
             generation: watch::Sender::new(0),
-            in_flight: Arc::new(InFlight::default()),
+            in_flight: Arc::new(InFlight::new(metrics)),
             listening: AtomicBool::new(false),
             shutdown,
         }
