@@ -5,6 +5,7 @@
 //!   long-polled with `wait_ms`; complete pages are immutable and cacheable.
 //! - `/v1/partitions`, `/v1/builds`, `/v1/builds/{id}`, `/v1/job_runs`: the views.
 //! - `/healthz`, `/metrics`.
+//! - the dashboard's pages (`/`, `/partitions`, `/builds`, `/tail`, `/diagrams`, `/login`).
 //!
 //! Layout: [`config`] (options, access rules), `db` (pool, failure classes), `queries`
 //! (one function per SQL call), `longpoll` (the wake-up hub, its LISTEN connection and
@@ -25,6 +26,7 @@ mod api;
 mod auth;
 mod coalesce;
 pub mod config;
+mod dashboard;
 mod db;
 mod error;
 mod longpoll;

@@ -1,18 +1,23 @@
 //! The HTTP routes and the layers around them.
 //!
 //! Layer order (outermost first): metrics (counts every routed request under its route
-//! template), then the token check, then the handler. Requests no route matches get the
-//! 404 error body. The dashboard's pages, when added, are merged here the same way.
+//! template), then the dashboard's login redirect (a browser without the token is sent to
+//! /login), then the token check, then the handler. The login form and the dashboard's
+//! assets are merged after the token check: they must work without it. Requests no route
+//! matches get the 404 error body.
 use axum::middleware;
 use axum::Router;
 
 use crate::state::AppState;
-use crate::{api, auth, metrics};
+use crate::{api, auth, dashboard, metrics};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(dashboard::pages())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .route_layer(middleware::from_fn(dashboard::redirect_to_login))
+        .merge(dashboard::open_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::no_route)
