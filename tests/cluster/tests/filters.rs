@@ -296,3 +296,78 @@ async fn reading_pages_in_one_transaction_does_not_grow_its_memory() {
     // 500 pages of 100 events are ~15 MB; a leak of even one page per call would show.
     assert!(after - before < 1 << 20, "the transaction's memory grew by {} bytes over 500 pages", after - before);
 }
+
+/// Pages through the log with `filter` from `since`, as a follower does, and returns the
+/// idx values it was given (checking the page contract on the way).
+async fn follow_all(c: &Client, since: i64, filter: &str, limit: i32) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut cursor = since;
+    loop {
+        let p = page(c, cursor, filter, limit).await.unwrap_or_else(|e| panic!("{filter} from {cursor}: {e}"));
+        assert!(p.events.len() <= limit as usize, "{filter}: page over its limit");
+        for (idx, _) in &p.events {
+            assert!(*idx > cursor && seen.last().is_none_or(|l| idx > l), "{filter}: {idx} out of order");
+            seen.push(*idx);
+        }
+        assert!(p.next_idx >= cursor, "{filter}: the cursor went back from {cursor} to {}", p.next_idx);
+        if !p.has_more {
+            return seen;
+        }
+        assert!(p.next_idx > cursor, "{filter}: hasMore without progress at {cursor}");
+        cursor = p.next_idx;
+    }
+}
+
+/// A glob page is answered three ways (the partition index when the glob matches few
+/// partitions and the cursor is far behind, a walk of the log near the tail, a walk in
+/// bounded windows when the glob matches thousands of partitions): every way returns
+/// exactly the events the pure filter selects, from any cursor, with any page size.
+#[tokio::test]
+async fn glob_pages_return_the_same_events_whichever_way_they_are_read() {
+    let dsn = fresh_db("filters_glob_plans").await;
+    let c = connect(&dsn).await;
+    // 3,000 "wide" partitions (more than the index is used for) and 7 "narrow" ones, owned
+    // by four builds; then 4,200 builds that each delegate one of each: ~25,000 events, a
+    // log longer than one walk window (20,000 idx).
+    let mut events = Vec::new();
+    let owners: Vec<(String, Vec<String>)> = (0..3)
+        .map(|b| (format!("wide-{b}"), (0..1000).map(|i| format!("wide/{b}/{i:04}")).collect()))
+        .chain([("narrow".to_owned(), (0..7).map(|i| format!("narrow/{i}")).collect())])
+        .collect();
+    for (owner, refs) in &owners {
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        events.push(build_event(owner, "RECEIVED", &refs));
+        events.push(build_event(owner, "PLANNING", &[]));
+        events.extend(refs.iter().map(|r| partition_event(owner, r, "REQUESTED", "")));
+    }
+    for i in 0..4_200 {
+        let b = format!("n{i}");
+        let narrow = format!("narrow/{}", i % 7);
+        let wide = format!("wide/{}/{:04}", i % 3, i % 1000);
+        events.push(build_event(&b, "RECEIVED", &[&narrow, &wide]));
+        events.push(build_event(&b, "PLANNING", &[]));
+        for part in [&narrow, &wide] {
+            events.push(format!(r#"{{"buildRequestId":"{b}","delegation":{{"partitionRef":"{part}"}}}}"#));
+        }
+        events.push(build_event(&b, "CANCELLED", &[]));
+    }
+    for chunk in events.chunks(1_000) {
+        let json = format!("[{}]", chunk.join(","));
+        c.execute("SELECT count(*) FROM bel.bel_append_batch($1::text::jsonb)", &[&json]).await.unwrap();
+    }
+    let last: i64 = count(&c, "SELECT max(idx) FROM bel.events").await;
+    assert!(last > 20_000, "the log must be longer than one walk window, it has {last} events");
+    for filter in [
+        r#"{"partitionPatterns":["narrow/*"]}"#,            // few partitions: the index
+        r#"{"partitionPatterns":["wide/**"]}"#,             // 3,000 partitions: windows of the log
+        r#"{"partitionPatterns":["wide/1/*","narrow/3"]}"#, // 1,001
+        r#"{"partitionPatterns":["*/0*"]}"#,                // no literal prefix
+    ] {
+        let want = expected(&c, filter).await;
+        assert!(!want.is_empty(), "{filter} selects nothing");
+        for (since, limit) in [(0, 1000), (0, 7), (last - 300, 50), (last - 5_000, 10_000), (last - 1, 1)] {
+            let expect: Vec<i64> = want.iter().copied().filter(|i| *i > since).collect();
+            assert_eq!(follow_all(&c, since, filter, limit).await, expect, "{filter} from {since}, limit {limit}");
+        }
+    }
+}
