@@ -59,7 +59,7 @@ pub enum Error {
         after: Duration,
     },
 
-    /// [`crate::PgGraphService::wait_for_partition`]: the partition FAILED.
+    /// [`crate::GraphService::wait_for_partition`]: the partition FAILED.
     #[error("partition {partition_ref:?} FAILED (idx {idx}{})", describe_failure(.build_request_id, .job_run_id, .message))]
     PartitionFailed {
         /// The partition awaited.
