@@ -37,6 +37,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
         }
     }
     let now = crate::spi::now_micros();
+    lock_log();
     Spi::connect(|client| {
         let st = statements(client);
         let mut keys = TouchedKeys::of_events(&events);
@@ -203,18 +204,34 @@ fn may_name_new_partitions(e: &BuildEvent) -> bool {
     }
 }
 
-fn sequence_oid() -> pg_sys::Oid {
+/// The oid of relation `name` in schema bel.
+fn bel_relation(name: &CStr) -> pg_sys::Oid {
     // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
-    unsafe {
+    let oid = unsafe {
         let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
-        pg_sys::get_relname_relid(c"events_idx_seq".as_ptr(), ns)
+        pg_sys::get_relname_relid(name.as_ptr(), ns)
+    };
+    if oid == pg_sys::InvalidOid {
+        crate::errors::internal("catalog", format!("relation bel.{} does not exist", name.to_string_lossy()));
     }
+    oid
+}
+
+/// Locks the log before anything else, in the mode its insert takes anyway (ROW EXCLUSIVE;
+/// a weak lock, taken on PostgreSQL's per-backend fast path). The log first, then the
+/// projection rows: the order bel.rebuild_projections() locks in too, so an append never
+/// holds a projection lock the rebuild waits for while it waits for the rebuild's lock on
+/// the log (they deadlocked when appends reached the log last).
+fn lock_log() {
+    let events = bel_relation(c"events");
+    // SAFETY: a transaction-level lock on an existing relation; waits are interruptible.
+    unsafe { pg_sys::LockRelationOid(events, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE) };
 }
 
 /// Allocates the next idx. Under the shared allocation lock, so that a reader holding it
 /// exclusively knows every idx up to the sequence's last value is in flight or ended.
 fn allocate_idx() -> i64 {
-    let seq = sequence_oid();
+    let seq = bel_relation(c"events_idx_seq");
     let _allocation = AllocationGuard::shared();
     // SAFETY: nextval_oid takes the sequence's oid; it raises on exhaustion (the guard
     // releases the allocation lock while that error unwinds).

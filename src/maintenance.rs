@@ -99,13 +99,17 @@ pub fn verify() -> Vec<Difference> {
     })
 }
 
-/// Replaces the projections with a replay of the log. Takes a SHARE lock on the log, so it
-/// waits for appends in flight and blocks new ones until the calling transaction ends.
+/// Replaces the projections with a replay of the log. Locks the log first, like every
+/// append (see append::lock_log), in SHARE ROW EXCLUSIVE mode: it waits for the appending
+/// transactions in flight, blocks new appends (before they lock any projection row) and
+/// other rebuilds until the calling transaction ends. Then the projections in EXCLUSIVE
+/// mode: plain reads go on (they see the old rows until the rebuild commits), so a
+/// transaction that read them and appends next cannot deadlock with it.
 pub fn rebuild_projections() -> i64 {
     Spi::connect_mut(|client| {
         for sql in [
-            "LOCK TABLE bel.events IN SHARE MODE",
-            "LOCK TABLE bel.build_request_state, bel.job_run_state, bel.partition_state IN ACCESS EXCLUSIVE MODE",
+            "LOCK TABLE bel.events IN SHARE ROW EXCLUSIVE MODE",
+            "LOCK TABLE bel.build_request_state, bel.job_run_state, bel.partition_state IN EXCLUSIVE MODE",
             "DELETE FROM bel.build_request_state",
             "DELETE FROM bel.job_run_state",
             "DELETE FROM bel.partition_state",
