@@ -349,7 +349,8 @@ fn trap_sql(schema: &str) -> String {
 }
 
 /// A call of every SECURITY DEFINER function of bel whose result does not depend on when it
-/// runs (appends return a fresh idx: only their success counts).
+/// runs (appends return a fresh idx: only their success counts; pages stop before the end of
+/// the log, where nextIdx would be the last idx allocated, which rolled-back appends move).
 fn definer_calls() -> Vec<(&'static str, &'static str, bool)> {
     // (signature, the call as a query returning one text, compare the result)
     vec![
@@ -358,9 +359,9 @@ fn definer_calls() -> Vec<(&'static str, &'static str, bool)> {
         ("bel.bel_append(bytea)", "SELECT bel.bel_append('\\x2203622d68520708011203682f31'::bytea)::text", false),
         ("bel.bel_append_batch(jsonb)", "SELECT string_agg(i::text, ',') FROM bel.bel_append_batch('[{\"buildRequestId\":\"b-h\",\"buildRequest\":{\"status\":\"BUILD_REQUEST_RECEIVED\",\"requestedPartitions\":[\"h/1\"]}},{\"buildRequestId\":\"b-h\",\"buildRequest\":{\"status\":\"BUILD_REQUEST_PLANNING\"}},{\"buildRequestId\":\"b-h\",\"partition\":{\"partitionRef\":\"h/1\",\"status\":\"PARTITION_REQUESTED\"}}]') i", false),
         ("bel.list_events(bigint,jsonb,integer)", "SELECT string_agg(t::text, E'\\n' ORDER BY t.idx) FROM bel.list_events(0, '{\"partitionPatterns\":[\"data/**\"]}', 100) t", true),
-        ("bel.list_events_page(bigint,jsonb,integer)", "SELECT bel.list_events_page(2, '{\"jobLabels\":[\"etl\"]}'::jsonb, 100)::text", true),
+        ("bel.list_events_page(bigint,jsonb,integer)", "SELECT bel.list_events_page(2, '{\"jobLabels\":[\"etl\"]}'::jsonb, 2)::text", true),
         ("bel.list_events_page(bigint,text,integer)", "SELECT bel.list_events_page(0, '{\"partitionRefs\":[\"data/p/1\"]}'::text, 5)::text", true),
-        ("bel.list_events_page(bigint,bytea,integer)", "SELECT encode(bel.list_events_page(0, ''::bytea, 100), 'hex')", true),
+        ("bel.list_events_page(bigint,bytea,integer)", "SELECT encode(bel.list_events_page(0, ''::bytea, 5), 'hex')", true),
         ("bel.wait_for_append(bigint,integer)", "SELECT bel.wait_for_append(3, 10)::text", true),
         ("bel.partition_status(text[],text,integer)", "SELECT string_agg(t::text, E'\\n') FROM bel.partition_status('{data/**}', 'a', 10) t", true),
         ("bel.partition_counts(text[])", "SELECT string_agg(t::text, E'\\n' ORDER BY t.status) FROM bel.partition_counts('{data/*/1}') t", true),
