@@ -11,6 +11,7 @@ pub mod diagram;
 pub mod error;
 pub mod event;
 pub mod filter;
+pub mod in_progress;
 pub mod reducer;
 pub mod rules;
 pub mod state;

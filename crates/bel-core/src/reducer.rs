@@ -2,7 +2,7 @@
 //! validate appends, applied from an empty state.
 use crate::error::Rejection;
 use crate::pb::BuildEvent;
-use crate::rules::{apply, prepare};
+use crate::rules::{apply, prepare_stored};
 use crate::state::{Changed, State};
 
 #[derive(Debug, Default, Clone)]
@@ -15,12 +15,13 @@ impl Reducer {
         Self::default()
     }
 
-    /// Validates and applies one event at `idx`. A stored event always passes: it was
-    /// validated against the same state when it was appended.
+    /// Validates and applies one stored event at `idx`. A stored event always passes: it
+    /// was validated against the same state when it was appended, under rules that the
+    /// replay's (see `rules::prepare_stored`) never exceed.
     pub fn apply(&mut self, idx: i64, event: &BuildEvent) -> Result<Changed, Rejection> {
         let mut event = event.clone();
         event.idx = 0;
-        prepare(&self.state, &mut event)?;
+        prepare_stored(&self.state, &mut event)?;
         Ok(apply(&mut self.state, &event, idx))
     }
 }

@@ -1,27 +1,52 @@
 //! Is an event a correct next state? [`prepare`] answers against the current state of the
 //! entities it touches (and fills in what the log derives, such as a delegation's owner);
-//! [`apply`] then changes that state. The extension and the reducer both run these two.
+//! [`apply`] then changes that state. The extension runs these two on appends, the reducer
+//! ([`prepare_stored`] and `apply`) on the log.
 use crate::diagram::{Diagram, BUILD_REQUEST, JOB_RUN, PARTITION};
 use crate::error::{invalid, ErrorClass, Rejection};
 use crate::event::check_shape;
+use crate::in_progress::{build_request_event, completion_refusal, ending_refusal};
 use crate::pb::{
-    build_event::Payload, BuildEvent, BuildRequestStatus as B, DelegationEvent, JobRunEvent, JobRunStatus as J,
-    PartitionEvent, PartitionStatus as P,
+    build_event::Payload, BuildEvent, BuildRequestEvent, BuildRequestStatus as B, DelegationEvent, JobRunEvent,
+    JobRunStatus as J, PartitionEvent, PartitionStatus as P,
 };
 use crate::state::{BuildRequest, Changed, JobRun, Micros, Partition, State};
 use crate::status::{join_short, Status};
 
+/// Which rules an event is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// Every rule: a new event.
+    Append,
+    /// The rules of bel 0.1.0, which wrote the oldest logs: a stored event. Rules added
+    /// since (entering BUILDING names a live job run of the owner that targets the
+    /// partition; a build ends without work in progress) only tighten what was accepted,
+    /// so a log written before them still replays; `bel.verify()` reports the partitions
+    /// such a log left stranded.
+    Replay,
+}
+
 /// Validates `event` against `state` and fills in derived fields (a job run's label and
 /// targets on later events, a delegation's owner). Changes nothing in `state`.
 pub fn prepare(state: &State, event: &mut BuildEvent) -> Result<(), Rejection> {
+    check(state, event, Rules::Append)
+}
+
+/// [`prepare`] for an event the log already holds (replaying it): the rules every version
+/// of bel enforced, so logs written before a rule was added replay too.
+pub fn prepare_stored(state: &State, event: &mut BuildEvent) -> Result<(), Rejection> {
+    check(state, event, Rules::Replay)
+}
+
+fn check(state: &State, event: &mut BuildEvent, rules: Rules) -> Result<(), Rejection> {
     check_shape(event)?;
     let build_id = event.build_request_id.clone();
     match event.payload.as_mut() {
         Some(Payload::BuildRequest(b)) => {
             let to = status(b.status, B::try_from)?;
-            check_build_request(state, &build_id, to, &b.requested_partitions)
+            check_build_request(state, &event.event_id, &build_id, to, b, rules)
         }
-        Some(Payload::Partition(p)) => check_partition(state, &build_id, p),
+        Some(Payload::Partition(p)) => check_partition(state, &build_id, p, rules),
         Some(Payload::JobRun(j)) => check_job_run(state, &build_id, j),
         Some(Payload::Delegation(d)) => check_delegation(state, &build_id, d),
         Some(Payload::Invalidation(i)) => {
@@ -192,7 +217,15 @@ fn active_build<'a>(state: &'a State, build_id: &str) -> Result<&'a BuildRequest
     Ok(br)
 }
 
-fn check_build_request(state: &State, build_id: &str, to: B, requested: &[String]) -> Result<(), Rejection> {
+fn check_build_request(
+    state: &State,
+    event_id: &str,
+    build_id: &str,
+    to: B,
+    sent: &BuildRequestEvent,
+    rules: Rules,
+) -> Result<(), Rejection> {
+    let requested = &sent.requested_partitions;
     let current = state.build_requests.get(build_id);
     let from = current.map(|b| b.status);
     if !BUILD_REQUEST.allows(from, to) {
@@ -231,10 +264,19 @@ fn check_build_request(state: &State, build_id: &str, to: B, requested: &[String
             .hint("complete the build once every requested partition is AVAILABLE, or mark it FAILED"));
         }
     }
+    if rules == Rules::Append && BUILD_REQUEST.is_terminal(to) {
+        let work = state.work_in_progress(build_id);
+        if !work.is_empty() {
+            return Err(match to {
+                B::BuildRequestCompleted => completion_refusal(build_id, &work),
+                _ => ending_refusal(build_id, &build_request_event(event_id, build_id, sent), to, &work),
+            });
+        }
+    }
     Ok(())
 }
 
-fn check_partition(state: &State, build_id: &str, p: &PartitionEvent) -> Result<(), Rejection> {
+fn check_partition(state: &State, build_id: &str, p: &PartitionEvent, rules: Rules) -> Result<(), Rejection> {
     active_build(state, build_id)?;
     let to = status(p.status, P::try_from)?;
     let what = format!("partition {:?}", p.partition_ref);
@@ -282,26 +324,73 @@ fn check_partition(state: &State, build_id: &str, p: &PartitionEvent) -> Result<
             .hint("only the owning build moves a partition; other builds record a delegation"));
         }
     }
+    if to == P::PartitionBuilding && rules == Rules::Append {
+        check_building_job_run(state, build_id, &what, p)?;
+    }
     if from == Some(P::PartitionBuilding) {
-        check_producing_job_run(state, &what, p)?;
+        check_producing_job_run(state, &what, p, to)?;
     }
     Ok(())
 }
 
-/// Leaving BUILDING names a job run that is RUNNING and targets the partition.
-fn check_producing_job_run(state: &State, what: &str, p: &PartitionEvent) -> Result<(), Rejection> {
+/// Entering BUILDING names a job run of the owning build that is SCHEDULED or RUNNING and
+/// targets the partition: the run that will take it out of BUILDING.
+fn check_building_job_run(state: &State, build_id: &str, what: &str, p: &PartitionEvent) -> Result<(), Rejection> {
     if p.job_run_id.is_empty() {
-        return Err(invalid(format!("{what} leaves BUILDING but the event names no jobRunId"))
-            .hint("name the RUNNING job run that built (or failed to build) the partition"));
+        return Err(invalid(format!("{what} enters BUILDING but the event names no jobRunId")).hint(format!(
+            "name the job run (SCHEDULED or RUNNING, of build request {build_id:?}, targeting the partition) that builds it"
+        )));
     }
-    let Some(run) = state.job_runs.get(&p.job_run_id) else {
-        return Err(Rejection::new(ErrorClass::UnknownReference, format!("job run {:?} does not exist", p.job_run_id)));
+    let run =
+        existing_job_run(state, &p.job_run_id, &format!("schedule it first, with {what} among its targetPartitions"))?;
+    let refusal = |why: String| {
+        Rejection::new(
+            ErrorClass::RuleViolation,
+            format!("{what} cannot enter BUILDING under job run {:?}: {why}", p.job_run_id),
+        )
     };
-    if run.status != J::JobRunRunning {
+    if run.build_request_id != build_id {
+        return Err(refusal(format!("it belongs to build request {:?}, not {build_id:?}", run.build_request_id))
+            .hint("name a job run of the build that owns the partition"));
+    }
+    if JOB_RUN.is_terminal(run.status) {
+        return Err(refusal(format!("it is {} (ended)", run.status.short_name()))
+            .detail(format!("the job run ended at idx {}", run.last_idx))
+            .hint("schedule a new job run that targets the partition and name it"));
+    }
+    if !run.target_partitions.contains(&p.partition_ref) {
+        return Err(refusal("it does not target the partition".to_owned())
+            .detail(format!("targets: {}", run.target_partitions.join(", ")))
+            .hint("name a job run whose targetPartitions include the partition"));
+    }
+    Ok(())
+}
+
+/// The job run `id`, or a refusal (23503) with `hint`.
+fn existing_job_run<'a>(state: &'a State, id: &str, hint: &str) -> Result<&'a JobRun, Rejection> {
+    state.job_runs.get(id).ok_or_else(|| {
+        Rejection::new(ErrorClass::UnknownReference, format!("job run {id:?} does not exist")).hint(hint.to_owned())
+    })
+}
+
+/// Leaving BUILDING for AVAILABLE names the job run that built the partition: RUNNING and
+/// targeting it. For FAILED a job run is optional (a build may fail before its run starts:
+/// the partition entered BUILDING under a SCHEDULED run); one that is named exists and
+/// targets the partition, in any state.
+fn check_producing_job_run(state: &State, what: &str, p: &PartitionEvent, to: P) -> Result<(), Rejection> {
+    if p.job_run_id.is_empty() {
+        if to == P::PartitionFailed {
+            return Ok(());
+        }
+        return Err(invalid(format!("{what} leaves BUILDING for AVAILABLE but the event names no jobRunId"))
+            .hint("name the RUNNING job run that built the partition"));
+    }
+    let run = existing_job_run(state, &p.job_run_id, "name the job run that built (or failed to build) the partition")?;
+    if to == P::PartitionAvailable && run.status != J::JobRunRunning {
         return Err(Rejection::new(
             ErrorClass::RuleViolation,
             format!(
-                "{what} can leave BUILDING only while its job run is RUNNING; job run {:?} is {}",
+                "{what} can become AVAILABLE only while its job run is RUNNING; job run {:?} is {}",
                 p.job_run_id,
                 run.status.short_name()
             ),

@@ -75,8 +75,11 @@ fn touch(map: &mut BTreeMap<String, bool>, key: &str, may_create: bool) {
 }
 
 impl TouchedKeys {
-    /// Keys known from the events alone. Partitions needed by a build request reaching
-    /// COMPLETED depend on its requested partitions: see [`TouchedKeys::add_completion_partitions`].
+    /// Keys known from the events alone (a partition event's job run among them: entering
+    /// and leaving BUILDING check it). Partitions needed by a build request reaching
+    /// COMPLETED depend on its requested partitions: see [`TouchedKeys::add_completion_partitions`];
+    /// the work in progress of a build that ends depends on the log: see
+    /// [`TouchedKeys::ending_builds`].
     pub fn of_events<'a>(events: impl IntoIterator<Item = &'a BuildEvent>) -> Self {
         let mut keys = TouchedKeys::default();
         for event in events {
@@ -141,6 +144,36 @@ impl TouchedKeys {
     }
 }
 
+impl TouchedKeys {
+    /// The build requests one of `events` ends (COMPLETED, FAILED, CANCELLED), sorted and
+    /// distinct. Such an event needs the build's work in progress in view (the partitions
+    /// it owns in REQUESTED..BUILDING, its job runs SCHEDULED or RUNNING: see
+    /// `in_progress`), which only the log knows: the store finds those keys and adds them
+    /// with [`TouchedKeys::add_in_progress`] before locking.
+    pub fn ending_builds(events: &[BuildEvent]) -> Vec<String> {
+        let ending: BTreeSet<&str> = events
+            .iter()
+            .filter(|e| {
+                matches!(&e.payload, Some(Payload::BuildRequest(b))
+                if BuildRequestStatus::try_from(b.status).is_ok_and(|s| crate::diagram::BUILD_REQUEST.is_terminal(s)))
+            })
+            .map(|e| e.build_request_id.as_str())
+            .filter(|b| !b.is_empty())
+            .collect();
+        ending.into_iter().map(str::to_owned).collect()
+    }
+
+    /// Adds the work in progress of ending builds: existing partitions and job runs.
+    pub fn add_in_progress(&mut self, partitions: &[String], job_runs: &[String]) {
+        for p in partitions {
+            touch(&mut self.partitions, p, false);
+        }
+        for r in job_runs {
+            touch(&mut self.job_runs, r, false);
+        }
+    }
+}
+
 /// Which entities one applied event changed (to write back to the projections).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changed {
@@ -180,6 +213,25 @@ mod tests {
             })),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn ending_builds_are_those_an_event_moves_to_a_terminal_state() {
+        let events = [
+            build_request("b2", BuildRequestStatus::BuildRequestFailed),
+            build_request("b1", BuildRequestStatus::BuildRequestCompleted),
+            build_request("b3", BuildRequestStatus::BuildRequestExecuting),
+            build_request("b2", BuildRequestStatus::BuildRequestCancelled),
+            build_request("b4", BuildRequestStatus::BuildRequestReceived),
+        ];
+        assert_eq!(TouchedKeys::ending_builds(&events), ["b1", "b2"]);
+        let mut keys = TouchedKeys::of_events(&events);
+        keys.add_in_progress(&["p2".into(), "p1".into()], &["r1".into()]);
+        assert_eq!(
+            keys.partitions.iter().collect::<Vec<_>>(),
+            [(&"p1".to_owned(), &false), (&"p2".to_owned(), &false)]
+        );
+        assert_eq!(keys.job_runs.keys().collect::<Vec<_>>(), ["r1"]);
     }
 
     #[test]

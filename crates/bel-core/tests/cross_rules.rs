@@ -118,7 +118,8 @@ fn only_the_owning_build_moves_a_partition() {
         let mut log = Log::new();
         owned_partition(&mut log, from);
         drive_build(&mut log, "b2", &["p2"], B::BuildRequestAnalysisCompleted);
-        let job = if from == P::PartitionBuilding { "b1/j1" } else { "" };
+        let producing = from == P::PartitionBuilding || to == P::PartitionBuilding;
+        let job = if producing { "b1/j1" } else { "" };
         if to == P::PartitionInvalidated {
             // Excepted: anyone may invalidate an AVAILABLE partition.
             let mut by_b2 = invalidation("p1");
@@ -325,30 +326,352 @@ fn scheduling_needs_a_label_and_targets() {
     assert_class(&log.refused(job_run("b1", "j", "//jobs:a", J::JobRunScheduled, &[])), ErrorClass::InvalidValue);
 }
 
-// --- leaving BUILDING names a job run that is RUNNING and targets the partition
+// --- entering BUILDING names a job run of the owning build, SCHEDULED or RUNNING, that
+// --- targets the partition (a job run that does not exist: UnknownReference)
+
+/// b1 (EXECUTING) owns "p1" and "p2" ANALYZED; its job runs: "sched" (SCHEDULED, targets
+/// p1), "run" (RUNNING, targets p1), "done" (COMPLETED, targets p1), "other" (RUNNING,
+/// targets p2); b2 (EXECUTING) has "foreign" (SCHEDULED, targets p1).
+fn analyzed_with_job_runs() -> Log {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1", "p2"], B::BuildRequestAnalysisCompleted);
+    drive_build(&mut log, "b2", &["p3"], B::BuildRequestAnalysisCompleted);
+    for (run, target) in [("sched", "p1"), ("run", "p1"), ("done", "p1"), ("other", "p2")] {
+        log.ok(job_run("b1", run, "//jobs:a", J::JobRunScheduled, &[target]));
+    }
+    for run in ["run", "done", "other"] {
+        log.ok(job_run_to("b1", run, J::JobRunRunning));
+    }
+    log.ok(job_run_to("b1", "done", J::JobRunCompleted));
+    log.ok(job_run("b2", "foreign", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    log.ok(build_to("b1", B::BuildRequestExecuting));
+    log.ok(build_to("b2", B::BuildRequestExecuting));
+    log
+}
 
 #[test]
-fn leaving_building_names_a_running_job_run_that_targets_the_partition() {
-    for to in [P::PartitionAvailable, P::PartitionFailed] {
-        let mut log = Log::new();
-        owned_partition(&mut log, P::PartitionBuilding);
-        log.ok(job_run("b1", "scheduled", "//jobs:a", J::JobRunScheduled, &["p1"]));
-        log.ok(job_run("b1", "done", "//jobs:a", J::JobRunScheduled, &["p1"]));
-        log.ok(job_run_to("b1", "done", J::JobRunRunning));
-        log.ok(job_run_to("b1", "done", J::JobRunCompleted));
-        log.ok(job_run("b1", "elsewhere", "//jobs:a", J::JobRunScheduled, &["p2"]));
-        log.ok(job_run_to("b1", "elsewhere", J::JobRunRunning));
+fn entering_building_names_a_live_job_run_of_the_owner_that_targets_the_partition() {
+    let mut log = analyzed_with_job_runs();
+    let rejection = log.refused(partition("b1", "p1", P::PartitionBuilding, ""));
+    assert_class(&rejection, ErrorClass::InvalidValue);
+    assert!(rejection.message.contains("enters BUILDING but the event names no jobRunId"), "{rejection:?}");
 
-        assert_class(&log.refused(partition("b1", "p1", to, "")), ErrorClass::InvalidValue);
-        assert_class(&log.refused(partition("b1", "p1", to, "nope")), ErrorClass::UnknownReference);
-        for not_producing in ["scheduled", "done", "elsewhere"] {
-            let rejection = log.refused(partition("b1", "p1", to, not_producing));
-            assert_class(&rejection, ErrorClass::RuleViolation);
-            assert!(rejection.message.contains(not_producing), "{rejection:?}");
-        }
-        log.ok(partition("b1", "p1", to, "b1/j1"));
-        assert_eq!(log.state.partitions["p1"].job_run_id.as_deref(), Some("b1/j1"));
+    let rejection = log.refused(partition("b1", "p1", P::PartitionBuilding, "nojob"));
+    assert_class(&rejection, ErrorClass::UnknownReference);
+    assert_eq!(rejection.message, "job run \"nojob\" does not exist");
+    assert!(rejection.hint.unwrap_or_default().contains("schedule it first"));
+
+    for (run, why) in [
+        ("foreign", "it belongs to build request \"b2\", not \"b1\""),
+        ("done", "it is COMPLETED (ended)"),
+        ("other", "it does not target the partition"),
+    ] {
+        let rejection = log.refused(partition("b1", "p1", P::PartitionBuilding, run));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert_eq!(
+            rejection.message,
+            format!("partition \"p1\" cannot enter BUILDING under job run \"{run}\": {why}"),
+            "{rejection:?}"
+        );
+        assert!(rejection.hint.is_some(), "{rejection:?}");
     }
+    let untargeted = log.refused(partition("b1", "p1", P::PartitionBuilding, "other"));
+    assert_eq!(untargeted.detail.as_deref(), Some("targets: p2"));
+
+    // SCHEDULED and RUNNING runs of the owner that target it are both accepted.
+    log.ok(partition("b1", "p1", P::PartitionBuilding, "sched"));
+    log.ok(partition("b1", "p2", P::PartitionBuilding, "other"));
+    assert_eq!(log.state.partitions["p1"].job_run_id.as_deref(), Some("sched"));
+}
+
+#[test]
+fn the_issue_example_is_refused_with_23503() {
+    // From issue 11: after REQUESTED and ANALYZED, BUILDING naming a job run that does not
+    // exist used to be accepted.
+    let mut log = Log::new();
+    drive_build(&mut log, "b", &["data/p"], B::BuildRequestAnalysisCompleted);
+    let event = from_json(
+        r#"{"buildRequestId":"b","partition":{"partitionRef":"data/p","status":"PARTITION_BUILDING","jobRunId":"nojob"}}"#,
+    )
+    .unwrap();
+    assert_eq!(log.refused(event).class.sqlstate(), "23503");
+}
+
+// --- leaving BUILDING: AVAILABLE names the RUNNING job run that targets the partition;
+// --- FAILED may name none, and one it names exists and targets the partition
+
+#[test]
+fn leaving_building_for_available_names_a_running_job_run_that_targets_the_partition() {
+    let mut log = owned_building_with_other_runs();
+    let to = P::PartitionAvailable;
+    assert_class(&log.refused(partition("b1", "p1", to, "")), ErrorClass::InvalidValue);
+    assert_class(&log.refused(partition("b1", "p1", to, "nope")), ErrorClass::UnknownReference);
+    for not_producing in ["scheduled", "done", "elsewhere"] {
+        let rejection = log.refused(partition("b1", "p1", to, not_producing));
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert!(rejection.message.contains(not_producing), "{rejection:?}");
+    }
+    log.ok(partition("b1", "p1", to, "b1/j1"));
+    assert_eq!(log.state.partitions["p1"].job_run_id.as_deref(), Some("b1/j1"));
+}
+
+#[test]
+fn leaving_building_for_failed_needs_no_running_job_run() {
+    // A build may fail before its run starts: p1 entered BUILDING under a SCHEDULED run.
+    for (named, accepted) in
+        [("", true), ("scheduled", true), ("done", true), ("b1/j1", true), ("nope", false), ("elsewhere", false)]
+    {
+        let mut log = owned_building_with_other_runs();
+        let event = partition("b1", "p1", P::PartitionFailed, named);
+        if accepted {
+            log.ok(event);
+            // The partition keeps the job run it was building under unless one is named.
+            let expected = if named.is_empty() { "b1/j1" } else { named };
+            assert_eq!(log.state.partitions["p1"].job_run_id.as_deref(), Some(expected));
+        } else {
+            let rejection = log.refused(event);
+            let class = if named == "nope" { ErrorClass::UnknownReference } else { ErrorClass::RuleViolation };
+            assert_class(&rejection, class);
+        }
+    }
+}
+
+/// p1 BUILDING under b1/j1 (RUNNING); b1 also has "scheduled" (SCHEDULED, targets p1),
+/// "done" (COMPLETED, targets p1) and "elsewhere" (RUNNING, targets p2).
+fn owned_building_with_other_runs() -> Log {
+    let mut log = Log::new();
+    owned_partition(&mut log, P::PartitionBuilding);
+    log.ok(job_run("b1", "scheduled", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    log.ok(job_run("b1", "done", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    log.ok(job_run_to("b1", "done", J::JobRunRunning));
+    log.ok(job_run_to("b1", "done", J::JobRunCompleted));
+    log.ok(job_run("b1", "elsewhere", "//jobs:a", J::JobRunScheduled, &["p2"]));
+    log.ok(job_run_to("b1", "elsewhere", J::JobRunRunning));
+    log
+}
+
+// --- no dead ends: a build ends only without work in progress (partitions it owns in
+// --- REQUESTED..BUILDING, job runs SCHEDULED or RUNNING); the HINT ends it in one batch
+
+/// The SQL the HINT shows, `select bel.bel_append_batch('[...]');`, as events.
+fn hinted_batch(rejection: &Rejection) -> Vec<bel_core::pb::BuildEvent> {
+    let hint = rejection.hint.as_deref().unwrap_or_else(|| panic!("no hint: {rejection:?}"));
+    let sql = &hint[hint.find("select bel.bel_append_batch('").unwrap_or_else(|| panic!("no batch: {hint}"))..];
+    let literal = sql
+        .strip_prefix("select bel.bel_append_batch('")
+        .and_then(|s| s.strip_suffix("');"))
+        .unwrap_or_else(|| panic!("not one call: {sql}"));
+    let json: serde_json::Value = serde_json::from_str(&literal.replace("''", "'")).expect("a JSON array");
+    json.as_array()
+        .expect("array")
+        .iter()
+        .map(|e| bel_core::event::from_json_value(e.clone()).expect("event"))
+        .collect()
+}
+
+/// b1 EXECUTING owns p1 REQUESTED, p2 ANALYZED, p3 BUILDING under b1/j3 (RUNNING) and p4
+/// BUILDING under b1/j4 (SCHEDULED); b1/j5 SCHEDULED targets nothing in progress of b1's;
+/// p5 AVAILABLE, built by b1/j6 (COMPLETED).
+fn busy_build() -> Log {
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1", "p2", "p3", "p4", "p5", "p6"], B::BuildRequestPlanning);
+    for p in ["p2", "p3", "p4", "p5", "p6"] {
+        log.ok(partition("b1", p, P::PartitionRequested, ""));
+        log.ok(partition("b1", p, P::PartitionAnalyzed, ""));
+    }
+    log.ok(partition("b1", "p1", P::PartitionRequested, ""));
+    log.ok(build_to("b1", B::BuildRequestAnalysisCompleted));
+    build_partitions(&mut log, "b1", "b1/j6", &["p5"]);
+    log.ok(job_run("b1", "b1/j3", "//jobs:a", J::JobRunScheduled, &["p3"]));
+    log.ok(job_run_to("b1", "b1/j3", J::JobRunRunning));
+    log.ok(partition("b1", "p3", P::PartitionBuilding, "b1/j3"));
+    log.ok(job_run("b1", "b1/j4", "//jobs:a", J::JobRunScheduled, &["p4"]));
+    log.ok(partition("b1", "p4", P::PartitionBuilding, "b1/j4"));
+    log.ok(job_run("b1", "b1/j5", "//jobs:a", J::JobRunScheduled, &["p6"]));
+    log.ok(partition("b1", "p6", P::PartitionFailed, ""));
+    log.ok(build_to("b1", B::BuildRequestExecuting));
+    log
+}
+
+#[test]
+fn a_build_with_work_in_progress_cannot_fail_or_be_cancelled_and_the_hinted_batch_ends_it() {
+    for end in [B::BuildRequestFailed, B::BuildRequestCancelled] {
+        let mut log = busy_build();
+        let mut sent = build_to("b1", end);
+        sent.event_id = "b1:end".into();
+        if let Some(Payload::BuildRequest(b)) = sent.payload.as_mut() {
+            b.message = "operator's call".into();
+        }
+        let rejection = log.refused(sent.clone());
+        assert_class(&rejection, ErrorClass::RuleViolation);
+        assert_eq!(
+            rejection.message,
+            format!(
+                "build request \"b1\" cannot become {} while it owns 4 partitions in progress (REQUESTED, ANALYZED or \
+                 BUILDING) and has 3 job runs in progress (SCHEDULED or RUNNING)",
+                end.short_name()
+            )
+        );
+        let detail = rejection.detail.clone().unwrap_or_default();
+        assert!(
+            detail.starts_with(
+                "partitions in progress: p1 (REQUESTED), p2 (ANALYZED), p3 (BUILDING, job run b1/j3), p4 (BUILDING, \
+                 job run b1/j4); job runs in progress: b1/j3 (RUNNING), b1/j4 (SCHEDULED), b1/j5 (SCHEDULED)"
+            ),
+            "{detail}"
+        );
+        let hint = rejection.hint.clone().unwrap_or_default();
+        assert!(
+            hint.starts_with("end them first, then the build, in one call:\nselect bel.bel_append_batch('[\n  {"),
+            "{hint}"
+        );
+        let batch = hinted_batch(&rejection);
+        assert_eq!(batch.len(), 8, "4 partitions, 3 job runs, the build's own event: {hint}");
+        // The build's own event comes last, as sent (eventId and message kept).
+        assert_eq!(batch.last(), Some(&sent));
+        for event in batch {
+            log.ok(event);
+        }
+        assert_eq!(log.build_status("b1"), Some(end));
+        for p in ["p1", "p2", "p3", "p4"] {
+            assert_eq!(log.partition_status(p), Some(P::PartitionFailed), "{p}");
+        }
+        assert_eq!(log.partition_status("p5"), Some(P::PartitionAvailable));
+        for r in ["b1/j3", "b1/j4", "b1/j5"] {
+            assert_eq!(log.job_run_status(r), Some(J::JobRunCancelled), "{r}");
+        }
+        // p3 was building under b1/j3, which the batch names (it targets p3).
+        assert_eq!(log.state.partitions["p3"].job_run_id.as_deref(), Some("b1/j3"));
+        // Nothing is stranded: another build may request them now.
+        drive_build(&mut log, "b2", &["p1"], B::BuildRequestPlanning);
+        log.ok(partition("b2", "p1", P::PartitionRequested, ""));
+    }
+}
+
+#[test]
+fn a_build_without_work_in_progress_ends_at_once() {
+    for end in [B::BuildRequestFailed, B::BuildRequestCancelled] {
+        let mut log = Log::new();
+        drive_build(&mut log, "b1", &["p1"], B::BuildRequestAnalysisCompleted);
+        log.ok(partition("b1", "p1", P::PartitionFailed, ""));
+        // A job run that ended, and a partition it owns that is AVAILABLE, are no work in progress.
+        log.ok(partition("b1", "p1", P::PartitionRequested, ""));
+        log.ok(partition("b1", "p1", P::PartitionAnalyzed, ""));
+        build_partitions(&mut log, "b1", "b1/j1", &["p1"]);
+        log.ok(build_to("b1", end));
+    }
+}
+
+#[test]
+fn the_hint_ends_at_most_a_hundred_and_the_next_attempt_shows_the_rest() {
+    let parts: Vec<String> = (0..130).map(|i| format!("p{i:03}")).collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &refs, B::BuildRequestPlanning);
+    for p in &refs {
+        log.ok(partition("b1", p, P::PartitionRequested, ""));
+    }
+    let rejection = log.refused(build_to("b1", B::BuildRequestCancelled));
+    assert!(rejection.message.contains("owns 130 partitions in progress"), "{rejection:?}");
+    assert!(rejection.detail.as_deref().unwrap_or_default().contains("p004 (REQUESTED) and 125 more"));
+    let hint = rejection.hint.clone().unwrap_or_default();
+    assert!(hint.starts_with("end them first; this call ends the first 100 of 130"), "{hint}");
+    let first = hinted_batch(&rejection);
+    assert_eq!(first.len(), 100, "without the build's own event");
+    for event in first {
+        log.ok(event);
+    }
+    let rejection = log.refused(build_to("b1", B::BuildRequestCancelled));
+    assert!(rejection.message.contains("owns 30 partitions in progress"), "{rejection:?}");
+    for event in hinted_batch(&rejection) {
+        log.ok(event);
+    }
+    assert_eq!(log.build_status("b1"), Some(B::BuildRequestCancelled));
+}
+
+#[test]
+fn ids_with_quotes_make_a_batch_that_still_runs() {
+    let mut log = Log::new();
+    drive_build(&mut log, "b'1", &["it's/p"], B::BuildRequestPlanning);
+    log.ok(partition("b'1", "it's/p", P::PartitionRequested, ""));
+    let rejection = log.refused(build_to("b'1", B::BuildRequestFailed));
+    assert!(rejection.hint.as_deref().unwrap_or_default().contains("it''s/p"), "{rejection:?}");
+    for event in hinted_batch(&rejection) {
+        log.ok(event);
+    }
+    assert_eq!(log.build_status("b'1"), Some(B::BuildRequestFailed));
+}
+
+#[test]
+fn completed_needs_its_job_runs_ended_and_no_partition_in_progress() {
+    // Every requested partition AVAILABLE, but the run that built it is still RUNNING.
+    let mut log = Log::new();
+    drive_build(&mut log, "b1", &["p1"], B::BuildRequestAnalysisCompleted);
+    log.ok(job_run("b1", "b1/j1", "//jobs:a", J::JobRunScheduled, &["p1"]));
+    log.ok(job_run_to("b1", "b1/j1", J::JobRunRunning));
+    log.ok(partition("b1", "p1", P::PartitionBuilding, "b1/j1"));
+    log.ok(partition("b1", "p1", P::PartitionAvailable, "b1/j1"));
+    log.ok(build_to("b1", B::BuildRequestExecuting));
+    let rejection = log.refused(build_to("b1", B::BuildRequestCompleted));
+    assert_class(&rejection, ErrorClass::RuleViolation);
+    assert_eq!(
+        rejection.message,
+        "build request \"b1\" cannot complete while it has 1 job run in progress (SCHEDULED or RUNNING)"
+    );
+    assert_eq!(rejection.detail.as_deref(), Some("job runs in progress: b1/j1 (RUNNING)"));
+    assert!(rejection.hint.unwrap_or_default().contains("then COMPLETED"));
+    log.ok(job_run_to("b1", "b1/j1", J::JobRunCompleted));
+
+    // A partition it requested on the way (not among requestedPartitions) still in progress.
+    log.ok(partition("b1", "extra", P::PartitionRequested, ""));
+    let rejection = log.refused(build_to("b1", B::BuildRequestCompleted));
+    assert_eq!(
+        rejection.message,
+        "build request \"b1\" cannot complete while it owns 1 partition in progress (REQUESTED, ANALYZED or BUILDING)"
+    );
+    log.ok(partition("b1", "extra", P::PartitionFailed, ""));
+    log.ok(build_to("b1", B::BuildRequestCompleted));
+}
+
+#[test]
+fn replay_accepts_logs_written_before_the_new_rules_and_finds_stranded_partitions() {
+    use bel_core::in_progress::stranded_partitions;
+    use bel_core::reducer::Reducer;
+    // What 0.1.0 accepted: BUILDING under a job run that does not exist, then FAILED and
+    // COMPLETED builds with work in progress.
+    let mut events = Vec::new();
+    let mut log = Log::new();
+    drive_build(&mut log, "old", &["p1", "p2"], B::BuildRequestAnalysisCompleted);
+    drive_build(&mut log, "done", &["p3"], B::BuildRequestExecuting);
+    events.extend(log.events.iter().cloned());
+    let nojob = partition("old", "p1", P::PartitionBuilding, "nojob");
+    assert_class(&log.refused(nojob.clone()), ErrorClass::UnknownReference);
+    let failed = build_to("old", B::BuildRequestFailed);
+    let mut with_run = log.clone();
+    with_run.ok(job_run("done", "done/j", "//jobs:a", J::JobRunScheduled, &["p3"]));
+    with_run.ok(job_run_to("done", "done/j", J::JobRunRunning));
+    with_run.ok(partition("done", "p3", P::PartitionBuilding, "done/j"));
+    with_run.ok(partition("done", "p3", P::PartitionAvailable, "done/j"));
+    let completed = build_to("done", B::BuildRequestCompleted);
+    assert_class(&with_run.refused(completed.clone()), ErrorClass::RuleViolation);
+    events.extend(with_run.events[log.events.len()..].iter().cloned());
+    events.extend([nojob, failed, completed]);
+
+    let mut reducer = Reducer::new();
+    for (i, event) in events.iter().enumerate() {
+        reducer.apply(i as i64 + 1, event).unwrap_or_else(|r| panic!("stored event {i} refused on replay: {r:?}"));
+    }
+    let state = &reducer.state;
+    assert_eq!(state.build_requests["old"].status, B::BuildRequestFailed);
+    let stranded: Vec<(&str, &str)> = stranded_partitions(state)
+        .iter()
+        .map(|s| (s.partition.partition_ref.as_str(), s.owner.build_request_id.as_str()))
+        .collect();
+    assert_eq!(stranded, [("p1", "old"), ("p2", "old")]);
+    let problem = stranded_partitions(state)[0].problem();
+    assert!(problem.starts_with("owned by ended build request \"old\" (FAILED) while BUILDING"), "{problem}");
+    // A job run left RUNNING under the COMPLETED build strands no partition.
+    assert_eq!(state.job_runs["done/j"].status, J::JobRunRunning);
 }
 
 // --- a job run belongs to one build request; its label and targets are fixed

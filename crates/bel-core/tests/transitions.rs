@@ -11,8 +11,10 @@
 //! - EXECUTING -> COMPLETED needs every requested partition AVAILABLE, so the EXECUTING
 //!   build first builds its partition (in every other state COMPLETED is no edge and the
 //!   diagram refuses it before the completion rule is consulted);
+//! - a build ends only without work in progress, so before FAILED or CANCELLED the
+//!   partition it owns in progress is failed;
 //! - job runs are scheduled by an ANALYSIS_COMPLETED build, with a label and targets;
-//! - leaving BUILDING names job run `j1`, RUNNING and targeting the partition;
+//! - entering and leaving BUILDING name job run `j1`, RUNNING and targeting the partition;
 //! - AVAILABLE -> INVALIDATED is sent as an invalidation event (the spec's only way);
 //!   a partition event to INVALIDATED is refused from every state (tested separately).
 //!
@@ -87,6 +89,13 @@ fn build_request_pairs() {
                 build_partitions(&mut log, "b1", "b1/j1", &["p1"]);
             }
             assert_eq!(log.build_status("b1"), from);
+            let ends_in_progress = matches!(
+                log.partition_status("p1"),
+                Some(P::PartitionRequested | P::PartitionAnalyzed | P::PartitionBuilding)
+            );
+            if matches!(to, B::BuildRequestFailed | B::BuildRequestCancelled) && ends_in_progress {
+                log.ok(partition("b1", "p1", P::PartitionFailed, ""));
+            }
             let event = if to == B::BuildRequestReceived { received("b1", &["p1"]) } else { build_to("b1", to) };
             if check_pair(&BUILD_REQUEST, from, to, log.append(event)) {
                 accepted += 1;

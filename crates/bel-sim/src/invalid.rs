@@ -40,6 +40,11 @@ pub enum Mistake {
     DelegationWrongOwner,
     /// COMPLETED while a requested partition is not AVAILABLE.
     CompleteUnavailable,
+    /// COMPLETED with every requested partition AVAILABLE but a job run SCHEDULED or RUNNING.
+    CompleteWithJobRunInProgress,
+    /// FAILED or CANCELLED while the build owns partitions in REQUESTED..BUILDING or has
+    /// job runs SCHEDULED or RUNNING.
+    EndWithWorkInProgress,
     /// A job run status that is not an edge of its diagram.
     JobRunTransition,
     /// An event about a job run sent by another build.
@@ -48,11 +53,23 @@ pub enum Mistake {
     ScheduleTooEarly,
     /// SCHEDULED without a job label or without target partitions.
     ScheduleIncomplete,
-    /// Leaving BUILDING without naming a job run.
+    /// Entering BUILDING without naming a job run.
+    BuildingWithoutJobRun,
+    /// Entering BUILDING naming a job run that does not exist.
+    BuildingUnknownJobRun,
+    /// Entering BUILDING naming a job run of another build.
+    BuildingForeignJobRun,
+    /// Entering BUILDING naming an ended job run of the owning build.
+    BuildingEndedJobRun,
+    /// Entering BUILDING naming a job run of the owning build, in progress, that does not
+    /// target the partition.
+    BuildingUntargetedJobRun,
+    /// BUILDING -> AVAILABLE without naming a job run.
     ProducerMissing,
     /// Leaving BUILDING naming a job run that does not exist.
     ProducerUnknown,
-    /// Leaving BUILDING naming a job run that is not RUNNING or does not target the partition.
+    /// BUILDING -> AVAILABLE naming a job run that is not RUNNING or does not target the
+    /// partition, or BUILDING -> FAILED naming one that does not target it.
     ProducerNotRunning,
     /// A later job run event changing the job label or target partitions.
     JobRunRelabel,
@@ -76,10 +93,17 @@ impl Mistake {
         Mistake::DelegationNotNeeded,
         Mistake::DelegationWrongOwner,
         Mistake::CompleteUnavailable,
+        Mistake::CompleteWithJobRunInProgress,
+        Mistake::EndWithWorkInProgress,
         Mistake::JobRunTransition,
         Mistake::JobRunOtherBuild,
         Mistake::ScheduleTooEarly,
         Mistake::ScheduleIncomplete,
+        Mistake::BuildingWithoutJobRun,
+        Mistake::BuildingUnknownJobRun,
+        Mistake::BuildingForeignJobRun,
+        Mistake::BuildingEndedJobRun,
+        Mistake::BuildingUntargetedJobRun,
         Mistake::ProducerMissing,
         Mistake::ProducerUnknown,
         Mistake::ProducerNotRunning,
@@ -103,12 +127,20 @@ impl Mistake {
             | Mistake::DelegationNotNeeded
             | Mistake::DelegationWrongOwner
             | Mistake::CompleteUnavailable
+            | Mistake::CompleteWithJobRunInProgress
+            | Mistake::EndWithWorkInProgress
             | Mistake::JobRunOtherBuild
             | Mistake::ScheduleTooEarly
+            | Mistake::BuildingForeignJobRun
+            | Mistake::BuildingEndedJobRun
+            | Mistake::BuildingUntargetedJobRun
             | Mistake::ProducerNotRunning => ErrorClass::RuleViolation,
-            Mistake::UnknownBuild | Mistake::ProducerUnknown => ErrorClass::UnknownReference,
+            Mistake::UnknownBuild | Mistake::BuildingUnknownJobRun | Mistake::ProducerUnknown => {
+                ErrorClass::UnknownReference
+            }
             Mistake::NoRequestedPartitions
             | Mistake::ScheduleIncomplete
+            | Mistake::BuildingWithoutJobRun
             | Mistake::ProducerMissing
             | Mistake::JobRunRelabel
             | Mistake::UnspecifiedStatus
@@ -346,12 +378,86 @@ impl Sim {
                     .map(|b| b.build_request_id.clone())
                     .collect();
                 let build = blocked.choose(&mut self.rng)?.clone();
-                let payload = Payload::BuildRequest(BuildRequestEvent {
-                    status: B::BuildRequestCompleted as i32,
-                    requested_partitions: Vec::new(),
-                    message: String::new(),
-                });
-                none(build, payload)
+                none(build, build_status_payload(B::BuildRequestCompleted))
+            }
+            Mistake::CompleteWithJobRunInProgress => {
+                let in_progress: BTreeSet<&String> = self
+                    .state
+                    .job_runs
+                    .values()
+                    .filter(|r| !JOB_RUN.is_terminal(r.status))
+                    .map(|r| &r.build_request_id)
+                    .collect();
+                let blocked: Vec<String> = self
+                    .state
+                    .build_requests
+                    .values()
+                    .filter(|b| b.status == B::BuildRequestExecuting && in_progress.contains(&b.build_request_id))
+                    .filter(|b| {
+                        b.requested_partitions
+                            .iter()
+                            .all(|r| self.state.partitions.get(r).is_some_and(|p| p.status == P::PartitionAvailable))
+                    })
+                    .map(|b| b.build_request_id.clone())
+                    .collect();
+                let build = blocked.choose(&mut self.rng)?.clone();
+                none(build, build_status_payload(B::BuildRequestCompleted))
+            }
+            Mistake::EndWithWorkInProgress => {
+                let owners: BTreeSet<&String> = self
+                    .state
+                    .partitions
+                    .values()
+                    .filter(|p| in_progress(p.status))
+                    .map(|p| &p.build_request_id)
+                    .chain(
+                        self.state
+                            .job_runs
+                            .values()
+                            .filter(|r| !JOB_RUN.is_terminal(r.status))
+                            .map(|r| &r.build_request_id),
+                    )
+                    .collect();
+                let busy: Vec<String> = self
+                    .active_builds()
+                    .iter()
+                    .map(|b| b.build_request_id.clone())
+                    .filter(|b| owners.contains(b))
+                    .collect();
+                let build = busy.choose(&mut self.rng)?.clone();
+                let end = if self.rng.gen_bool(0.5) { B::BuildRequestFailed } else { B::BuildRequestCancelled };
+                none(build, build_status_payload(end))
+            }
+            Mistake::BuildingWithoutJobRun
+            | Mistake::BuildingUnknownJobRun
+            | Mistake::BuildingForeignJobRun
+            | Mistake::BuildingEndedJobRun
+            | Mistake::BuildingUntargetedJobRun => {
+                let active: BTreeSet<String> =
+                    self.active_builds().iter().map(|b| b.build_request_id.clone()).collect();
+                let p =
+                    self.pick_partition(|p| p.status == P::PartitionAnalyzed && active.contains(&p.build_request_id))?;
+                let (owner, r) = (p.build_request_id.clone(), p.partition_ref.clone());
+                let job_run = match mistake {
+                    Mistake::BuildingWithoutJobRun => String::new(),
+                    Mistake::BuildingUnknownJobRun => format!("{owner}/no-such-run"),
+                    Mistake::BuildingForeignJobRun => {
+                        self.pick_job_run(|run| run.build_request_id != owner)?.job_run_id
+                    }
+                    Mistake::BuildingEndedJobRun => {
+                        self.pick_job_run(|run| run.build_request_id == owner && JOB_RUN.is_terminal(run.status))?
+                            .job_run_id
+                    }
+                    _ => {
+                        self.pick_job_run(|run| {
+                            run.build_request_id == owner
+                                && !JOB_RUN.is_terminal(run.status)
+                                && !run.target_partitions.contains(&r)
+                        })?
+                        .job_run_id
+                    }
+                };
+                none(owner, partition_payload(&p.partition_ref, P::PartitionBuilding, &job_run))
             }
             Mistake::JobRunTransition => {
                 let active: BTreeSet<String> =
@@ -391,18 +497,24 @@ impl Sim {
                     self.active_builds().iter().map(|b| b.build_request_id.clone()).collect();
                 let p =
                     self.pick_partition(|p| p.status == P::PartitionBuilding && active.contains(&p.build_request_id))?;
+                // FAILED needs no job run, and accepts any that targets the partition.
+                let to = match mistake {
+                    Mistake::ProducerMissing => P::PartitionAvailable,
+                    _ if self.rng.gen_bool(0.5) => P::PartitionAvailable,
+                    _ => P::PartitionFailed,
+                };
                 let job_run = match mistake {
                     Mistake::ProducerMissing => String::new(),
                     Mistake::ProducerUnknown => format!("{}/no-such-run", p.build_request_id),
                     _ => {
                         let r = p.partition_ref.clone();
                         self.pick_job_run(move |run| {
-                            run.status != J::JobRunRunning || !run.target_partitions.contains(&r)
+                            !run.target_partitions.contains(&r)
+                                || (to == P::PartitionAvailable && run.status != J::JobRunRunning)
                         })?
                         .job_run_id
                     }
                 };
-                let to = if self.rng.gen_bool(0.5) { P::PartitionAvailable } else { P::PartitionFailed };
                 none(p.build_request_id, partition_payload(&p.partition_ref, to, &job_run))
             }
             Mistake::JobRunRelabel => {
@@ -481,6 +593,19 @@ fn partition_payload(partition: &str, to: P, job_run: &str) -> Payload {
         job_run_id: job_run.to_owned(),
         message: String::new(),
     })
+}
+
+fn build_status_payload(to: B) -> Payload {
+    Payload::BuildRequest(BuildRequestEvent {
+        status: to as i32,
+        requested_partitions: Vec::new(),
+        message: String::new(),
+    })
+}
+
+/// REQUESTED, ANALYZED, BUILDING: the owning build is producing the partition.
+fn in_progress(status: P) -> bool {
+    matches!(status, P::PartitionRequested | P::PartitionAnalyzed | P::PartitionBuilding)
 }
 
 fn schedule_payload(job_run: String, label: &str, targets: Vec<String>) -> Payload {

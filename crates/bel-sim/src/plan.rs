@@ -150,6 +150,12 @@ impl Sim {
                         all_planned = false;
                         out.push((1.0, self.partition_action(id, r, P::PartitionAnalyzed, None)));
                     }
+                    // Its job run ended without it (a writer acting on a stale view can end a
+                    // run it just started building under): only FAILED gets it out.
+                    P::PartitionBuilding if mine && !self.run_in_progress(part.job_run_id.as_deref()) => {
+                        all_planned = false;
+                        out.push((1.0, self.partition_action(id, r, P::PartitionFailed, part.job_run_id.as_deref())));
+                    }
                     // Produced (or being produced) by another build: wait on it.
                     _ if !mine && build.delegations.get(r) != Some(&part.build_request_id) => {
                         all_planned = false;
@@ -202,11 +208,20 @@ impl Sim {
 
     fn job_run_actions(&self, build: &str, run: &JobRun, out: &mut Vec<(f64, Action)>) {
         let act = |to| Action::JobRun { build: build.to_owned(), job_run: run.job_run_id.clone(), to };
+        let building = run.target_partitions.iter().any(|t| self.building_under(build, t, &run.job_run_id));
         match run.status {
             J::JobRunScheduled => {
                 out.push((1.0, act(J::JobRunRunning)));
-                out.push((0.05, act(J::JobRunSkipped)));
-                out.push((0.05, act(J::JobRunCancelled)));
+                // A partition may enter BUILDING while its run is still SCHEDULED.
+                for t in &run.target_partitions {
+                    if self.owned_in(build, t, &[P::PartitionAnalyzed]) {
+                        out.push((0.2, self.partition_action(build, t, P::PartitionBuilding, Some(&run.job_run_id))));
+                    }
+                }
+                if !building {
+                    out.push((0.05, act(J::JobRunSkipped)));
+                    out.push((0.05, act(J::JobRunCancelled)));
+                }
             }
             J::JobRunRunning => {
                 let mut busy = false;
@@ -233,7 +248,7 @@ impl Sim {
                     let end = if all_available { J::JobRunCompleted } else { J::JobRunFailed };
                     out.push((1.0, act(end)));
                 }
-                if !run.target_partitions.iter().any(|t| self.building_under(build, t, &run.job_run_id)) {
+                if !building {
                     out.push((0.05, act(J::JobRunCancelled)));
                 }
             }
@@ -241,39 +256,55 @@ impl Sim {
         }
     }
 
-    /// Winding down: cancel job runs, fail what the build still has in progress, then end.
+    /// Winding down: fail what the build still has in progress, cancel its job runs, then
+    /// end (the rules refuse the end before: no dead ends).
     fn wind_down_actions(&self, build: &BuildRequest, end: B, out: &mut Vec<(f64, Action)>) {
         let id = &build.build_request_id;
         let before = out.len();
         for run in self.own_job_runs(id) {
             let act = |to| Action::JobRun { build: id.clone(), job_run: run.job_run_id.clone(), to };
+            if JOB_RUN.is_terminal(run.status) {
+                continue;
+            }
+            let building: Vec<&String> =
+                run.target_partitions.iter().filter(|t| self.building_under(id, t, &run.job_run_id)).collect();
+            for t in &building {
+                // FAILED may name the job run, whatever its state, or none.
+                out.push((1.0, self.partition_action(id, t, P::PartitionFailed, Some(&run.job_run_id))));
+                out.push((0.3, self.partition_action(id, t, P::PartitionFailed, None)));
+            }
+            if !building.is_empty() {
+                continue;
+            }
             match run.status {
                 J::JobRunScheduled => {
                     out.push((1.0, act(J::JobRunCancelled)));
                     out.push((0.2, act(J::JobRunSkipped)));
                 }
-                J::JobRunRunning => {
-                    let building: Vec<&String> =
-                        run.target_partitions.iter().filter(|t| self.building_under(id, t, &run.job_run_id)).collect();
-                    for t in &building {
-                        out.push((1.0, self.partition_action(id, t, P::PartitionFailed, Some(&run.job_run_id))));
-                    }
-                    if building.is_empty() {
-                        out.push((1.0, act(J::JobRunCancelled)));
-                        out.push((1.0, act(J::JobRunFailed)));
-                    }
+                _ => {
+                    out.push((1.0, act(J::JobRunCancelled)));
+                    out.push((1.0, act(J::JobRunFailed)));
                 }
-                _ => {}
             }
         }
         for r in &build.requested_partitions {
-            if self.owned_in(id, r, &[P::PartitionRequested, P::PartitionAnalyzed]) {
+            let building_without_run = self.state.partitions.get(r).is_some_and(|p| {
+                p.build_request_id == *id
+                    && p.status == P::PartitionBuilding
+                    && !self.run_in_progress(p.job_run_id.as_deref())
+            });
+            if self.owned_in(id, r, &[P::PartitionRequested, P::PartitionAnalyzed]) || building_without_run {
                 out.push((1.0, self.partition_action(id, r, P::PartitionFailed, None)));
             }
         }
         if out.len() == before {
             out.push((1.0, self.build_action(id, end)));
         }
+    }
+
+    /// The job run exists and is SCHEDULED or RUNNING.
+    fn run_in_progress(&self, job_run: Option<&str>) -> bool {
+        job_run.and_then(|r| self.state.job_runs.get(r)).is_some_and(|r| !JOB_RUN.is_terminal(r.status))
     }
 
     fn owned_in(&self, build: &str, partition: &str, statuses: &[P]) -> bool {

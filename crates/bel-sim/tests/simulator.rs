@@ -107,6 +107,8 @@ struct Coverage {
     builds_completed_without_job_runs: usize,
     job_runs_with_several_targets: usize,
     shared_requests: usize,
+    building_under_scheduled_runs: usize,
+    building_failed_without_a_job_run: usize,
 }
 
 fn observe(cov: &mut Coverage, before: &State, event: &BuildEvent) {
@@ -135,6 +137,14 @@ fn observe(cov: &mut Coverage, before: &State, event: &BuildEvent) {
             cov.edges.insert(("partition", current.map(|c| c.status.short_name()), to.short_name()));
             if current.is_some_and(|c| c.build_request_id != build) {
                 cov.ownership_transfers += 1;
+            }
+            let run = before.job_runs.get(&p.job_run_id).map(|r| r.status);
+            if to == P::PartitionBuilding && run == Some(J::JobRunScheduled) {
+                cov.building_under_scheduled_runs += 1;
+            }
+            let was_building = current.is_some_and(|c| c.status == P::PartitionBuilding);
+            if was_building && to == P::PartitionFailed && p.job_run_id.is_empty() {
+                cov.building_failed_without_a_job_run += 1;
             }
         }
         Some(Payload::JobRun(j)) => {
@@ -189,6 +199,8 @@ fn simulations_cover_every_edge_and_every_kind_of_event() {
     assert!(cov.builds_completed_without_job_runs > 0, "no build completed on delegations alone");
     assert!(cov.job_runs_with_several_targets > 0, "no job run with several targets");
     assert!(cov.shared_requests > 0, "no builds sharing partitions");
+    assert!(cov.building_under_scheduled_runs > 0, "no partition entered BUILDING under a SCHEDULED job run");
+    assert!(cov.building_failed_without_a_job_run > 0, "no BUILDING partition failed without naming a job run");
 }
 
 #[test]
