@@ -176,6 +176,20 @@ async fn privileges_matrix() {
     for e in full_build("b1", "data/p/1", "j1", "etl") {
         append(&admin, &e).await.unwrap();
     }
+    // Every function of bel has a row (by name; the trigger function is nobody's to call).
+    let calls: String = actions().iter().map(|a| a.sql.as_str()).collect();
+    for r in admin
+        .query(
+            "SELECT DISTINCT proname::text FROM pg_proc WHERE pronamespace = 'bel'::regnamespace
+               AND proname <> 'refuse_change'",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let name: String = r.get(0);
+        assert!(calls.contains(&format!("bel.{name}(")), "the matrix has no action calling bel.{name}: add one");
+    }
     let mut clients = Vec::new();
     for (suffix, _) in ROLES {
         clients.push(connect_as(db, prefix, suffix).await);
