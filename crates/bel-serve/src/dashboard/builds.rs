@@ -65,14 +65,18 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     }))
 }
 
-/// Build requests, newest first: status, what they asked for, when, how long.
+/// Build requests, newest first: status, what they asked for, when, how long (until now
+/// for those not finished).
 pub fn table(builds: &[BuildRow]) -> Markup {
+    let now = format::now();
     html! {
         table.grid #builds {
             thead { tr { th { "Build" } th { "Status" } th { "Requested partitions" } th { "Started" } th.num { "Duration" } } }
             tbody {
                 @for build in builds {
-                    @let seconds = format::seconds_between(&build.created_at, &build.updated_at);
+                    @let finished = is_final(&build.status);
+                    @let until = if finished { build.updated_at } else { now.max(build.updated_at) };
+                    @let seconds = format::seconds_between(&build.created_at, &until);
                     tr data-build=(build.build_request_id) {
                         td { a.mono href=(format::build_url(&build.build_request_id)) { (build.build_request_id) } }
                         td { (pill(&build.status)) }
@@ -87,7 +91,7 @@ pub fn table(builds: &[BuildRow]) -> Markup {
                         td.nowrap { (format::time(&build.created_at)) }
                         td.num.nowrap {
                             (format::duration(seconds))
-                            @if !is_final(&build.status) { span.muted title="not finished: until its latest event" { " so far" } }
+                            @if !finished { span.muted { " so far" } }
                         }
                     }
                 }
@@ -140,8 +144,10 @@ struct JobRun {
 }
 
 impl JobRun {
-    fn times(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        Some((format::parse_time(&self.created_at)?, format::parse_time(&self.updated_at)?))
+    /// From scheduled to its last event, or to `now` while it has not finished.
+    fn span(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (from, updated) = (format::parse_time(&self.created_at)?, format::parse_time(&self.updated_at)?);
+        Some((from, if is_final(&self.status) { updated } else { now.max(updated) }))
     }
 }
 
@@ -181,7 +187,7 @@ pub async fn show(
         section.card {
             h2 { "Timeline" }
             (timeline::render(&timeline_groups(&summary, &events)))
-            p.legend.muted { "Bars: job runs from scheduled to their latest event (faint while waiting to run). "
+            p.legend.muted { "Bars: job runs from scheduled to their last event, or to now while they run (faint while waiting to run). "
                 "Dots: status changes. Hover for details." }
         }
         section.card {
@@ -242,14 +248,12 @@ fn timeline_groups(summary: &Summary, events: &[(&StoredEvent, Described)]) -> V
             }
         }
     }
-    let latest = events.last().map(|(e, d)| at(e, d));
+    let now = format::now();
     let runs = summary
         .job_runs
         .iter()
         .filter_map(|run| {
-            let (from, updated) = run.times()?;
-            // A run still going extends to the build's latest event.
-            let to = if is_final(&run.status) { updated } else { latest.unwrap_or(updated).max(updated) };
+            let (from, to) = run.span(now)?;
             let title = format!(
                 "{} ({}) {}: {} → {}, {}",
                 run.job_run_id,
@@ -303,6 +307,7 @@ fn timeline_groups(summary: &Summary, events: &[(&StoredEvent, Described)]) -> V
 
 fn job_runs_table(summary: &Summary) -> Markup {
     let id = &summary.build_request_id;
+    let now = format::now();
     html! {
         @if summary.job_runs.is_empty() {
             p.empty { "No job runs." }
@@ -319,10 +324,13 @@ fn job_runs_table(summary: &Summary) -> Markup {
                             td { (pill(&run.status)) }
                             td { @for target in &run.target_partitions {
                                 a.mono.ref href=(format::partition_url(target)) { (target) } " " } }
-                            @match run.times() {
+                            @match run.span(now) {
                                 Some((from, to)) => {
                                     td.nowrap { (format::time(&from)) }
-                                    td.num.nowrap { (format::duration(format::seconds_between(&from, &to))) }
+                                    td.num.nowrap {
+                                        (format::duration(format::seconds_between(&from, &to)))
+                                        @if !is_final(&run.status) { span.muted { " so far" } }
+                                    }
                                 }
                                 None => { td {} td {} }
                             }

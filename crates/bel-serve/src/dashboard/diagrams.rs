@@ -17,9 +17,10 @@ use crate::dashboard::queries::{transitions, Transition};
 use crate::dashboard::tone::Tone;
 use crate::state::AppState;
 
-const BOX_WIDTH: f64 = 156.0;
+const BOX_WIDTH: f64 = 172.0;
 const BOX_HEIGHT: f64 = 36.0;
-const COLUMN: f64 = 206.0;
+/// Space between columns (the arrows).
+const GAP: f64 = 56.0;
 const ROW: f64 = 64.0;
 const MARGIN: f64 = 16.0;
 /// The start marker ("(none)"): a dot of this radius.
@@ -167,17 +168,44 @@ fn back_edges(states: usize, edges: &[(usize, usize)]) -> Vec<bool> {
     back
 }
 
-/// A state's box: left, top, width, height.
-fn frame(node: &Node) -> (f64, f64, f64, f64) {
-    let (left, top) = (MARGIN + node.column as f64 * COLUMN, MARGIN + node.row as f64 * ROW);
-    match node.state {
-        None => (
-            left + BOX_WIDTH - 2.0 * START_RADIUS,
-            top + BOX_HEIGHT / 2.0 - START_RADIUS,
-            2.0 * START_RADIUS,
-            2.0 * START_RADIUS,
-        ),
-        Some(_) => (left, top, BOX_WIDTH, BOX_HEIGHT),
+/// Where the columns are: a column holding only "(none)" is as narrow as its dot.
+struct Columns {
+    left: Vec<f64>,
+    width: Vec<f64>,
+}
+
+impl Columns {
+    fn of(layout: &Layout) -> Columns {
+        let count = layout.nodes.iter().map(|n| n.column).max().unwrap_or(0) + 1;
+        let mut width = vec![2.0 * START_RADIUS; count];
+        for node in layout.nodes.iter().filter(|n| n.state.is_some()) {
+            width[node.column] = BOX_WIDTH;
+        }
+        let mut left = Vec::with_capacity(count);
+        let mut x = MARGIN;
+        for w in &width {
+            left.push(x);
+            x += w + GAP;
+        }
+        Columns { left, width }
+    }
+
+    fn right(&self) -> f64 {
+        self.left.last().copied().unwrap_or(MARGIN) + self.width.last().copied().unwrap_or(0.0)
+    }
+
+    /// A state's box: left, top, width, height ("(none)": the dot's bounding square).
+    fn frame(&self, node: &Node) -> (f64, f64, f64, f64) {
+        let (left, top) = (self.left[node.column], MARGIN + node.row as f64 * ROW);
+        match node.state {
+            None => (
+                left + self.width[node.column] - 2.0 * START_RADIUS,
+                top + BOX_HEIGHT / 2.0 - START_RADIUS,
+                2.0 * START_RADIUS,
+                2.0 * START_RADIUS,
+            ),
+            Some(_) => (left, top, BOX_WIDTH, BOX_HEIGHT),
+        }
     }
 }
 
@@ -186,9 +214,9 @@ fn px(value: f64) -> String {
 }
 
 /// The SVG path of an edge.
-fn path(from: &Node, to: &Node, back_lane: Option<f64>) -> String {
-    let (fl, ft, fw, fh) = frame(from);
-    let (tl, tt, tw, th) = frame(to);
+fn path(columns: &Columns, from: &Node, to: &Node, back_lane: Option<f64>) -> String {
+    let (fl, ft, fw, fh) = columns.frame(from);
+    let (tl, tt, tw, th) = columns.frame(to);
     let (from_mid, to_mid) = (ft + fh / 2.0, tt + th / 2.0);
     if let Some(lane) = back_lane {
         // Below everything, entering the target from underneath (right of its centre, so it
@@ -216,11 +244,11 @@ fn path(from: &Node, to: &Node, back_lane: Option<f64>) -> String {
 }
 
 pub fn render(entity: &str, layout: &Layout) -> Markup {
-    let columns = layout.nodes.iter().map(|n| n.column).max().unwrap_or(0) + 1;
+    let columns = Columns::of(layout);
     let rows = layout.nodes.iter().map(|n| n.row).max().unwrap_or(0) + 1;
     let backs = layout.edges.iter().filter(|e| e.2).count();
     let states_bottom = MARGIN + (rows - 1) as f64 * ROW + BOX_HEIGHT;
-    let width = 2.0 * MARGIN + (columns - 1) as f64 * COLUMN + BOX_WIDTH;
+    let width = columns.right() + MARGIN;
     let height = states_bottom + backs as f64 * BACK_LANE + MARGIN + 6.0;
     let marker: String = entity.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let marker = format!("arrow-{marker}");
@@ -236,11 +264,12 @@ pub fn render(entity: &str, layout: &Layout) -> Markup {
                 back_index += 1;
                 states_bottom + back_index as f64 * BACK_LANE
             });
-            (i, (path(&layout.nodes[*from], &layout.nodes[*to], lane), *is_back))
+            (i, (path(&columns, &layout.nodes[*from], &layout.nodes[*to], lane), *is_back))
         })
         .collect();
     html! {
-        svg.state-diagram viewBox={ "0 0 " (px(width)) " " (px(height)) } role="img"
+        // Drawn at its natural size (every diagram at the same scale), narrowed on small screens.
+        svg.state-diagram width=(px(width)) height=(px(height)) viewBox={ "0 0 " (px(width)) " " (px(height)) } role="img"
             aria-label={ (title(entity)) " state diagram" } {
             defs {
                 marker id=(marker) viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7"
@@ -252,7 +281,7 @@ pub fn render(entity: &str, layout: &Layout) -> Markup {
                 path class={ "edge" @if *is_back { " back" } } d=(path) marker-end={ "url(#" (marker) ")" } {}
             }
             @for (i, node) in layout.nodes.iter().enumerate() {
-                @let (left, top, w, h) = frame(node);
+                @let (left, top, w, h) = columns.frame(node);
                 @match &node.state {
                     None => {
                         g.start {

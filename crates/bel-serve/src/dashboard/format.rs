@@ -31,6 +31,11 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// The server's clock, for how long unfinished things have been going.
+pub fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from(std::time::SystemTime::now())
+}
+
 /// Seconds from `from` to `to`.
 pub fn seconds_between(from: &DateTime<Utc>, to: &DateTime<Utc>) -> f64 {
     (*to - *from).num_microseconds().map_or(0.0, |us| us as f64 / 1e6)

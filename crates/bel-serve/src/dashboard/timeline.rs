@@ -177,7 +177,7 @@ fn draw(item: &Item, scale: &Scale, middle: f64) -> Markup {
             }
         }
         Item::Mark { at, status, title } => html! {
-            circle.mark class=(Tone::of(status).class()) cx=(px(scale.x(at))) cy=(px(middle)) r="5" {
+            circle class={ "mark " (Tone::of(status).class()) } cx=(px(scale.x(at))) cy=(px(middle)) r="5" {
                 title { (title) }
             }
         },
@@ -223,7 +223,10 @@ mod tests {
         assert_eq!(span(&groups), Some((at(0), at(100))));
         let svg = render(&groups).into_string();
         assert!(svg.contains(r#"class="waiting tone-failed" x="262.0""#), "{svg}");
-        assert!(svg.contains(r#"cx="1100.0""#), "the last mark at the right edge: {svg}");
+        assert!(
+            svg.contains(r#"<circle class="mark tone-failed" cx="1100.0""#),
+            "the last mark at the right edge: {svg}"
+        );
         assert!(svg.contains("etl/users &lt;jr-1&gt;"), "labels are escaped: {svg}");
         assert_eq!(render(&[]).into_string(), r#"<p class="empty">Nothing to draw yet.</p>"#);
     }

@@ -126,7 +126,7 @@
     if (fresh) { row.className = 'fresh'; }
     cell(row, String(event.idx), 'num');
     cell(row, time(event.timestamp), 'nowrap');
-    cell(row, build ? link(buildUrl(build), build) : '');
+    cell(row, build ? link(buildUrl(build), build) : '', 'nowrap');
     cell(row, d.kind, 'nowrap');
     cell(row, d.subject);
     cell(row, d.status ? pill(d.status) : '');
