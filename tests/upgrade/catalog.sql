@@ -8,7 +8,8 @@
 -- volatility, strictness, SECURITY DEFINER, parallel, cost, SET options, C symbol),
 -- relations (kind, persistence, options, RLS), columns (position, type, collation, not
 -- null, default, identity, generated), constraints, indexes, triggers (and whether they
--- fire ALWAYS), policies, sequences, views, types, owners, comments and every ACL.
+-- fire ALWAYS), policies, sequences, views, types, owners, comments, every ACL and the
+-- initial privileges pg_dump compares ACLs with.
 WITH ext AS (
     SELECT e.oid, e.extname, e.extversion, e.extrelocatable, e.extnamespace, e.extconfig, e.extcondition
     FROM pg_catalog.pg_extension e WHERE e.extname = 'bel'
@@ -55,6 +56,15 @@ facts(line) AS (
     FROM (SELECT kind, name, pg_catalog.aclexplode(COALESCE(acl, pg_catalog.acldefault(
               (CASE kind WHEN 'schema' THEN 'n' WHEN 'function' THEN 'f' ELSE 'r' END)::"char", owner))) AS privs
           FROM acl) a
+    UNION ALL
+    -- The privileges the install (or update) script set: pg_dump dumps only the changes made
+    -- after it, so both must start from the same.
+    SELECT pg_catalog.format('initial privileges of %s (%s): %s',
+                             pg_catalog.pg_describe_object(i.classoid, i.objoid, i.objsubid), i.privtype, i.initprivs)
+    FROM pg_catalog.pg_init_privs i
+    WHERE (i.classoid = 'pg_catalog.pg_proc'::regclass AND i.objoid IN (SELECT oid FROM procs))
+       OR (i.classoid = 'pg_catalog.pg_class'::regclass AND i.objoid IN (SELECT oid FROM rels))
+       OR (i.classoid = 'pg_catalog.pg_namespace'::regclass AND i.objoid IN (SELECT oid FROM bel_ns))
     UNION ALL
     SELECT pg_catalog.format('relation %s kind=%s persistence=%s options=%s rls=%s forcerls=%s', relname, relkind,
                              relpersistence, reloptions, relrowsecurity, relforcerowsecurity)
