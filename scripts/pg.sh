@@ -167,6 +167,8 @@ port = $PORT
 unix_socket_directories = '$SOCK'
 unix_socket_permissions = 0777
 max_connections = $MAX_CONNECTIONS
+# two-phase commit: appends in PREPAREd transactions are tested (default 0 disables PREPARE)
+max_prepared_transactions = 20
 shared_buffers = $SHARED_BUFFERS
 effective_cache_size = 12GB
 work_mem = 16MB

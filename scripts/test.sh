@@ -18,20 +18,25 @@
 #            under writers and across a restart, long-poll wake-ups and timeouts, errors, caching,
 #            views) against the cluster of port 54330 and the step's own cluster on port 54351
 #            (prepared transactions on; the outage test stops and starts it), stopped at the end
+#   crash    cargo test -p bel-cluster-tests --features crash --test crash -- --test-threads=1
+#            (kill -9 of the postmaster under 8 writers and 4 followers, 5 times: acknowledged appends,
+#            idx, verify(), followers' cursors) on the step's own cluster on port 54381, which the test
+#            kills and restarts (BEL_CRASH_PG_PORT), stopped at the end
 # A failing step does not stop the independent ones after it (upgrade, isolation, regress,
-# cluster and http need install);
+# cluster, http and crash need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh unit cluster    only these steps (setup always runs)
 #
-# Environment: BEL_TEST_PORT (54330), BEL_TEST_HTTP_PORT (54351), BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
+# Environment: BEL_TEST_PORT (54330), BEL_TEST_HTTP_PORT (54351), BEL_TEST_CRASH_PORT (54381),
+# BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
 # The cluster this script starts is stopped when it exits; one that was already running is left.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http)
+ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http crash)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -54,6 +59,7 @@ cd "$BEL_REPO_ROOT"
 pg_test() { BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
 STARTED_CLUSTER=0
 STARTED_HTTP_CLUSTER=0
+STARTED_CRASH_CLUSTER=0
 cleanup() {
   local rc=$?
   if [ "$STARTED_CLUSTER" = 1 ]; then
@@ -62,6 +68,9 @@ cleanup() {
   fi
   if [ "$STARTED_HTTP_CLUSTER" = 1 ]; then
     pg_http stop || true
+  fi
+  if [ "$STARTED_CRASH_CLUSTER" = 1 ]; then
+    pg_crash stop || true
   fi
   exit "$rc"
 }
@@ -204,6 +213,22 @@ step_http() {
   return "$rc"
 }
 
+# Crash recovery: the test starts the step's own cluster, kills it with SIGKILL and starts it
+# again through scripts/pg.sh (tests/cluster/tests/crash/). Only this step builds that test
+# (cargo feature crash): it must never kill a cluster other tests use.
+CRASH_PORT="${BEL_TEST_CRASH_PORT:-54381}"
+pg_crash() { BEL_PG_PORT="$CRASH_PORT" BEL_PG_ROOT="/var/tmp/bel-$CRASH_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
+
+step_crash() {
+  STARTED_CRASH_CLUSTER=1
+  local rc=0
+  BEL_CRASH_PG_PORT="$CRASH_PORT" BEL_CRASH_PG_ROOT="/var/tmp/bel-$CRASH_PORT" \
+    cargo test -p bel-cluster-tests --features crash --test crash -- --test-threads=1 --nocapture || rc=1
+  pg_crash stop || rc=1
+  STARTED_CRASH_CLUSTER=0
+  return "$rc"
+}
+
 # --- run ----------------------------------------------------------------------------------
 declare -a R_NAME=() R_STATUS=() R_SECS=()
 record() { R_NAME+=("$1"); R_STATUS+=("$2"); R_SECS+=("$3"); }
@@ -230,7 +255,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " upgrade isolation regress cluster http " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " upgrade isolation regress cluster http crash " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1

@@ -13,7 +13,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::errors::raise;
-use crate::no_loss::{mark_in_flight, try_become_notifier, AllocationGuard};
+use crate::no_loss::{mark_in_flight, AllocationGuard};
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{statements, Statements};
@@ -23,9 +23,6 @@ use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
 pub const MAX_BATCH_EVENTS: usize = 100_000;
-
-/// The NOTIFY channel followers LISTEN on.
-pub const CHANNEL: &CStr = c"bel_events";
 
 /// Appends `events` atomically and returns their idx values, in order. With `batch`,
 /// errors name the position of the failing event.
@@ -77,9 +74,8 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             }
             results.push(idx);
         }
-        if let Some(first_idx) = staged.rows.idx.first().copied() {
+        if !staged.rows.idx.is_empty() {
             store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::Update);
-            notify(first_idx);
         }
         results
     })
@@ -107,7 +103,6 @@ fn append_lone_creation(
     if !store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::LoneCreation) {
         return None;
     }
-    notify(idx);
     Some(idx)
 }
 
@@ -239,18 +234,4 @@ fn allocate_idx() -> i64 {
         .unwrap_or_else(|| crate::errors::internal("nextval", "returned NULL"));
     mark_in_flight(idx);
     idx
-}
-
-/// Wakes followers when this transaction commits, if no other appending transaction is
-/// about to (see locks::try_become_notifier). Payload: the idx.
-fn notify(idx: i64) {
-    if !try_become_notifier() {
-        return;
-    }
-    let channel = CHANNEL.to_str().unwrap_or("bel_events");
-    let payload = idx.to_string();
-    // SAFETY: pg_notify(text, text) with two non-null text datums; it returns void.
-    unsafe {
-        pgrx::direct_function_call_as_datum(pg_sys::pg_notify, &[channel.into_datum(), payload.as_str().into_datum()]);
-    }
 }

@@ -315,4 +315,30 @@ mod tests {
             1
         );
     }
+
+    /// The allocation lock is transaction-level: an ERROR raised while an append holds it,
+    /// on a path that never releases it (a failpoint of test builds), still frees it when
+    /// the subtransaction that failed is rolled back. A session-level lock would stay held
+    /// and block every follower until this backend disconnects.
+    #[pg_test]
+    fn an_error_that_skips_the_release_of_the_allocation_lock_still_frees_it() {
+        crate::no_loss::fail_next_allocation();
+        let before = count("select count(*) from bel.events");
+        Spi::run(
+            r#"DO $$ BEGIN
+                 PERFORM bel.bel_append('{"buildRequestId":"b-fail","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["p/fail"]}}'::jsonb);
+                 RAISE EXCEPTION 'the failpoint did not fire';
+               EXCEPTION WHEN internal_error THEN
+                 NULL;
+               END $$"#,
+        )
+        .expect("the append's error is caught in the block");
+        assert_eq!(count("select count(*) from bel.events"), before, "the failed append wrote nothing");
+        let allocation_locks = "select count(*) from pg_locks where pid = pg_backend_pid() \
+             and locktype = 'advisory' and (objsubid::int & 65535) = x'BE01'::int";
+        assert_eq!(count(allocation_locks), 0, "the allocation lock went with the failed subtransaction");
+        // And appends and reads go on in this transaction.
+        let idx = append(&build_event("b-after", "RECEIVED", r#","requestedPartitions":["p/after"]"#));
+        assert!(count("select count(*) from bel.list_events(0, '{}', 1000)") >= 1, "appended {idx}");
+    }
 }

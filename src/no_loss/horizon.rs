@@ -1,13 +1,21 @@
 //! The horizon of the no-loss cursor: the largest idx under which every idx belongs to a
-//! transaction that has committed or rolled back. Readers never return events above it.
+//! transaction that has committed or rolled back, and that no crash can hand out again.
+//! Readers never return events above it, and never move a cursor past it.
 //!
-//! 1. Under the allocation lock (exclusive), read L, the last allocated idx. Writers
-//!    allocate and take their in-flight lock under the same lock (shared), so every
-//!    idx <= L belongs to a transaction that holds its in-flight lock or has ended.
+//! 1. Under the allocation lock (exclusive), read L, the last allocated idx, and C, the
+//!    last committed one. Writers allocate and take their in-flight lock under the same
+//!    lock (shared), so every idx <= L belongs to a transaction that holds its in-flight
+//!    lock or has ended.
 //! 2. Scan the lock table for the smallest in-flight idx m.
-//! 3. horizon = min(L, m - 1). Every transaction that allocated an idx <= horizon has
+//! 3. horizon = min(L, m - 1, C). Every transaction that allocated an idx <= horizon has
 //!    ended; its in-flight lock is released only after its commit is visible, so a
 //!    snapshot taken now sees all its events.
+//!
+//! C bounds it because an allocation is durable only once a commit after it reached the
+//! WAL: the sequence logs its advance in a WAL record that a rollback does not flush, so a
+//! crash can repeat idx values that only rolled-back appends had taken. Every idx <= C is
+//! durable (C's commit flushed the record that allocated it), so after a crash the
+//! sequence continues above any cursor.
 //!
 //! Rolled-back appends release their lock and leave a hole nobody waits for; a
 //! transaction that never appended holds no in-flight lock: neither stalls followers.
@@ -15,14 +23,14 @@ use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
 
 use super::locks::{min_in_flight, AllocationGuard};
-use crate::errors::raise;
+use crate::errors::{internal, raise};
 use crate::spi::run;
 use crate::spi::statements::Statements;
 use bel_core::{ErrorClass, Rejection};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Horizon {
-    /// Every idx <= this is committed or rolled back for good.
+    /// Every idx <= this is committed or rolled back for good, and allocated durably.
     pub idx: i64,
     /// The smallest in-flight idx when one holds the horizon back, else None.
     pub in_flight: Option<i64>,
@@ -31,13 +39,17 @@ pub struct Horizon {
 pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     refuse_transaction_snapshots();
     refuse_standby();
-    let last_allocated = {
+    let (last_allocated, last_committed) = {
         let _allocation = AllocationGuard::exclusive();
-        run(client, &st.last_allocated_idx, &[]).first().get_one::<i64>().ok().flatten().unwrap_or(0)
+        let (allocated, committed) = run(client, &st.allocated_and_committed_idx, &[])
+            .first()
+            .get_two::<i64, i64>()
+            .unwrap_or_else(|e| internal("reading the last allocated and committed idx", e));
+        (allocated.unwrap_or(0), committed.unwrap_or(0))
     };
     match min_in_flight().filter(|m| *m <= last_allocated) {
-        Some(m) => Horizon { idx: m - 1, in_flight: Some(m) },
-        None => Horizon { idx: last_allocated, in_flight: None },
+        Some(m) => Horizon { idx: (m - 1).min(last_committed), in_flight: Some(m) },
+        None => Horizon { idx: last_allocated.min(last_committed), in_flight: None },
     }
 }
 

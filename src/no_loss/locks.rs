@@ -35,9 +35,11 @@ fn key_of(tag: &pg_sys::LOCKTAG) -> i64 {
     ((tag.locktag_field2 as i64) << 32) | tag.locktag_field3 as i64
 }
 
-/// A session-level allocation lock, released when dropped: on success and when an ERROR
-/// unwinds through it (a session lock would otherwise outlive the transaction and block
-/// every follower).
+/// The allocation lock, held for as long as this guard lives: writers around `nextval` and
+/// their in-flight lock, readers around the read of the last allocated idx. It is a
+/// transaction-level lock released early, when the guard drops: on an error path that
+/// skips the drop (or any path at all) the end of the (sub)transaction releases it, so no
+/// path can leave it held and block followers past the transaction that took it.
 pub struct AllocationGuard {
     mode: pg_sys::LOCKMODE,
 }
@@ -45,7 +47,14 @@ pub struct AllocationGuard {
 impl AllocationGuard {
     /// Writers: shared, so concurrent appends allocate in parallel.
     pub fn shared() -> Self {
-        Self::acquire(SHARE)
+        let guard = Self::acquire(SHARE);
+        #[cfg(any(test, feature = "pg_test"))]
+        if FAIL_NEXT_ALLOCATION.replace(false) {
+            // A path that never releases the lock: only the (sub)transaction's end can.
+            std::mem::forget(guard);
+            pgrx::error!("bel failpoint: an error while the allocation lock is held");
+        }
+        guard
     }
     /// Readers: exclusive, so no allocation is half done while the last idx is read.
     pub fn exclusive() -> Self {
@@ -53,8 +62,9 @@ impl AllocationGuard {
     }
     fn acquire(mode: pg_sys::LOCKMODE) -> Self {
         let t = tag(CLASS_ALLOCATION, 0);
-        // SAFETY: a valid tag of the user lock method; blocking waits are interruptible.
-        unsafe { pg_sys::LockAcquire(&t, mode, true, false) };
+        // SAFETY: a valid tag of the user lock method, transaction level (owned by the
+        // current resource owner); blocking waits are interruptible.
+        unsafe { pg_sys::LockAcquire(&t, mode, false, false) };
         AllocationGuard { mode }
     }
 }
@@ -62,9 +72,22 @@ impl AllocationGuard {
 impl Drop for AllocationGuard {
     fn drop(&mut self) {
         let t = tag(CLASS_ALLOCATION, 0);
-        // SAFETY: we acquired exactly this session lock in `acquire`.
-        unsafe { pg_sys::LockRelease(&t, self.mode, true) };
+        // SAFETY: releases the one transaction-level hold `acquire` took (a transaction's
+        // lock may be released before the transaction ends).
+        unsafe { pg_sys::LockRelease(&t, self.mode, false) };
     }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+thread_local! {
+    static FAIL_NEXT_ALLOCATION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Test builds only: the next append of this backend raises an ERROR right after it took
+/// the allocation lock, skipping its release.
+#[cfg(any(test, feature = "pg_test"))]
+pub fn fail_next_allocation() {
+    FAIL_NEXT_ALLOCATION.set(true);
 }
 
 /// The in-flight lock this backend holds for its current transaction, if any.
@@ -86,20 +109,26 @@ fn local_transaction_id() -> pg_sys::LocalTransactionId {
 /// Marks `idx` as in flight unless this transaction already holds an in-flight lock (its
 /// first idx is smaller than any later one, which is all readers need). Call with the
 /// allocation lock held. A lock taken inside a rolled-back savepoint is gone with it;
-/// `LockHeldByMe` notices and a new one is taken.
+/// `LockHeldByMe` notices and a new one is taken. Followers are woken when the
+/// transaction commits (see wake.rs).
 pub fn mark_in_flight(idx: i64) {
-    let lxid = local_transaction_id();
-    if let Some(held) = IN_FLIGHT.get().filter(|h| h.local_xid == lxid) {
-        let t = tag(CLASS_IN_FLIGHT, held.idx);
-        // SAFETY: read-only lookup in the backend's local lock table.
-        if unsafe { pg_sys::LockHeldByMe(&t, EXCLUSIVE) } {
-            return;
-        }
+    if in_flight_of_this_transaction().is_some() {
+        return;
     }
+    super::wake::wake_followers_at_commit();
     let t = tag(CLASS_IN_FLIGHT, idx);
     // SAFETY: transaction-level lock on a fresh key; nobody else can hold it.
     unsafe { pg_sys::LockAcquire(&t, EXCLUSIVE, false, false) };
-    IN_FLIGHT.set(Some(InFlight { local_xid: lxid, idx }));
+    IN_FLIGHT.set(Some(InFlight { local_xid: local_transaction_id(), idx }));
+}
+
+/// The key of the in-flight lock the current transaction holds: its first idx still
+/// appended (not rolled back with a savepoint). None when it has no append.
+pub fn in_flight_of_this_transaction() -> Option<i64> {
+    let held = IN_FLIGHT.get().filter(|h| h.local_xid == local_transaction_id())?;
+    let t = tag(CLASS_IN_FLIGHT, held.idx);
+    // SAFETY: read-only lookup in the backend's local lock table.
+    unsafe { pg_sys::LockHeldByMe(&t, EXCLUSIVE) }.then_some(held.idx)
 }
 
 /// The smallest in-flight idx of any other transaction in this database, from the lock
@@ -142,10 +171,9 @@ pub fn is_in_flight(idx: i64) -> bool {
     }
 }
 
-/// Takes the notifier lock for this transaction if it is free and not yet held by it.
-/// The winner sends the NOTIFY; at most one notifying transaction commits at a time, the
-/// rest commit in parallel (NOTIFY serializes commits in Postgres). A transaction that
-/// already notified gets false: its one NOTIFY covers all its appends.
+/// Takes the notifier lock for this transaction if it is free (a committing appender, at
+/// pre-commit). The winner sends the NOTIFY; at most one notifying transaction commits at
+/// a time, the rest commit in parallel (NOTIFY serializes commits in Postgres).
 pub fn try_become_notifier() -> bool {
     let t = tag(CLASS_NOTIFIER, 0);
     // SAFETY: transaction-level, non-blocking.
