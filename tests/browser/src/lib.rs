@@ -205,16 +205,46 @@ impl Browser {
     }
 
     /// Waits (polling every 25 ms) until `script` returns true in the page, or panics after
-    /// `timeout`. Returns how long it took.
+    /// `timeout`. Returns how long it took. A script failing while a page is being replaced
+    /// (after a click that navigates) counts as false.
     pub async fn wait_until(&self, script: &str, timeout: Duration) -> Duration {
         let start = Instant::now();
         loop {
-            if self.eval(script).await == Value::Bool(true) {
+            if self.client.execute(script, vec![]).await.ok() == Some(Value::Bool(true)) {
                 return start.elapsed();
             }
             assert!(start.elapsed() < timeout, "not true within {timeout:?}: {script}");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Waits until the page at a URL containing `part` has loaded.
+    pub async fn wait_for_page(&self, part: &str) {
+        let script = format!(
+            "return document.readyState === 'complete' && location.href.includes({})",
+            serde_json::to_string(part).expect("a string")
+        );
+        self.wait_until(&script, Duration::from_secs(10)).await;
+    }
+
+    /// The values of attribute `attribute` of the elements matching `selector`, in order.
+    pub async fn attributes(&self, selector: &str, attribute: &str) -> Vec<String> {
+        let script = format!(
+            "return Array.from(document.querySelectorAll({})).map(e => e.getAttribute({}))",
+            serde_json::to_string(selector).expect("a string"),
+            serde_json::to_string(attribute).expect("a string")
+        );
+        let values = self.eval(&script).await;
+        values.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The text of the first element matching `selector` ("" when there is none).
+    pub async fn text(&self, selector: &str) -> String {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? e.textContent.trim() : ''",
+            serde_json::to_string(selector).expect("a string")
+        );
+        self.eval(&script).await.as_str().unwrap_or_default().to_owned()
     }
 
     /// A PNG of the page `width` CSS pixels wide and as tall as the document (at most
