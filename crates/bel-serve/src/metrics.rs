@@ -90,7 +90,7 @@ impl Metrics {
         let last_idx_seen = Gauge::default();
         registry.register(
             "bel_last_idx_seen",
-            "Highest idx seen in a NOTIFY payload or as a page's nextIdx",
+            "Highest idx seen in a NOTIFY payload or in an event read",
             last_idx_seen.clone(),
         );
         let notifications = Counter::default();

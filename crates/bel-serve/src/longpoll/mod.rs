@@ -144,7 +144,9 @@ impl PageSource<'_> {
             .get(key, move || async move {
                 metrics.page_query();
                 let page = queries::event_page(&db, since_idx, &filter, limit).await?;
-                metrics.idx_seen(page.page().next_idx);
+                if let Some(last) = page.page().events.last() {
+                    metrics.idx_seen(last.idx);
+                }
                 Ok(Arc::new(page))
             })
             .await?;
