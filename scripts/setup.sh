@@ -19,6 +19,9 @@ command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 # server binaries (postgres, initdb, pg_ctl) and pgbench (Debian ships it in postgresql-15)
 { [ -x "$PG_BIN/postgres" ] && [ -x "$PG_BIN/pgbench" ]; } || need_apt+=("postgresql-$PG_MAJOR")
 [ -x "$PG_BIN/psql" ] || need_apt+=("postgresql-client-$PG_MAJOR")
+# the dashboard's browser tests: headless Chromium driven through WebDriver
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

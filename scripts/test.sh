@@ -18,12 +18,15 @@
 #            under writers and across a restart, long-poll wake-ups and timeouts, errors, caching,
 #            views) against the cluster of port 54330 and the step's own cluster on port 54351
 #            (prepared transactions on; the outage test stops and starts it), stopped at the end
+#   browser  cargo test -p bel-browser-tests -- --test-threads=1   (the dashboard in headless Chromium
+#            through chromedriver: pages without console errors, the partition filter, the live tail,
+#            a build's job runs, login) against bel serve started in-process on the cluster of port 54330
 #   crash    cargo test -p bel-cluster-tests --features crash --test crash -- --test-threads=1
 #            (kill -9 of the postmaster under 8 writers and 4 followers, 5 times: acknowledged appends,
 #            idx, verify(), followers' cursors) on the step's own cluster on port 54381, which the test
 #            kills and restarts (BEL_CRASH_PG_PORT), stopped at the end
 # A failing step does not stop the independent ones after it (upgrade, isolation, regress,
-# cluster, http and crash need install);
+# cluster, http, browser and crash need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
@@ -36,7 +39,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http crash)
+ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http browser crash)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -213,6 +216,17 @@ step_http() {
   return "$rc"
 }
 
+# The dashboard's browser tests: each test makes its own database on the test cluster, fills it
+# with demo builds and drives headless Chromium (scripts/setup.sh installs chromium and
+# chromium-driver) against an in-process bel serve.
+step_browser() {
+  if ! pg_test status >/dev/null 2>&1; then
+    STARTED_CLUSTER=1
+  fi
+  pg_test start || return 1
+  BEL_TEST_DSN="$(pg_test dsn postgres)" cargo test -p bel-browser-tests -- --test-threads=1
+}
+
 # Crash recovery: the test starts the step's own cluster, kills it with SIGKILL and starts it
 # again through scripts/pg.sh (tests/cluster/tests/crash/). Only this step builds that test
 # (cargo feature crash): it must never kill a cluster other tests use.
@@ -255,7 +269,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " upgrade isolation regress cluster http crash " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " upgrade isolation regress cluster http browser crash " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1
