@@ -51,6 +51,9 @@ use crate::longpoll::Hub;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
+/// The `application_name` of the server's database connections unless the DSN sets one.
+pub const APPLICATION_NAME: &str = "bel serve";
+
 /// A bound server, not yet serving. Binding does not need the database: the pool and the
 /// LISTEN connection connect when they can, and requests get 503 until then.
 pub struct Server {
@@ -64,7 +67,11 @@ impl Server {
     /// Checks `config` (see [`ServeConfig::check`]) and binds its address.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         config.check()?;
-        let pg_config = config.database;
+        let mut pg_config = config.database;
+        // So its connections are recognisable in pg_stat_activity.
+        if pg_config.get_application_name().is_none() {
+            pg_config.application_name(APPLICATION_NAME);
+        }
         let metrics = Arc::new(Metrics::new());
         let db = Db::new(pg_config.clone(), config.pool_size, metrics.clone())?;
         let shutdown = CancellationToken::new();

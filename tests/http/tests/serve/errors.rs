@@ -38,7 +38,7 @@ async fn bad_parameters_get_the_documented_error_body() {
         ("/v1/job_runs?job=x", 400, "unknown_parameter", "unknown query parameter \"job\""),
         ("/v1/builds/b1?verbose=1", 400, "unknown_parameter", "unknown query parameter \"verbose\""),
         ("/v1/nothing", 404, "not_found", "no route /v1/nothing"),
-        ("/", 404, "not_found", "no route /"),
+        ("/v1", 404, "not_found", "no route /v1"),
         // The database's own refusal: build_summary of an unknown build is P0002.
         ("/v1/builds/no-such-build", 404, "P0002", "no-such-build"),
     ];

@@ -78,6 +78,16 @@ async fn views_answer_json_and_page() {
 
     let health = http.get("/healthz").await;
     assert_eq!(health.status, 200, "{}", String::from_utf8_lossy(&health.body));
+    let named: i64 = connect(&base)
+        .await
+        .query_one(
+            "select count(*) from pg_stat_activity where datname = 'bel_http_views' and application_name = 'bel serve'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(named >= 2, "the pool's and the LISTEN connections are named: {named}");
     let metrics = String::from_utf8(http.get("/metrics").await.body).unwrap();
     for name in [
         "bel_http_requests_total",
