@@ -79,3 +79,6 @@ ALTER FUNCTION bel.partition_counts(text[])
 ALTER FUNCTION bel.build_requests(bigint, integer)
     SET plan_cache_mode = force_generic_plan SET jit = off
     SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+
+-- build_summary's times in UTC whatever the caller's TimeZone (see sql/roles.sql).
+ALTER FUNCTION bel.build_summary(text) SET TimeZone = 'UTC';

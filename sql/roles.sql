@@ -69,3 +69,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- build_summary renders its times as jsonb strings, which follow the session's TimeZone:
+-- pinned to UTC, like the events' own timestamps, so its output does not depend on the caller.
+ALTER FUNCTION bel.build_summary(text) SET TimeZone = 'UTC';

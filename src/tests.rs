@@ -273,6 +273,18 @@ mod tests {
     }
 
     #[pg_test]
+    fn build_summary_times_are_utc_whatever_the_session_time_zone() {
+        request("tz1", &["tz/1"]);
+        Spi::run("SET LOCAL TimeZone = 'Asia/Tokyo'").expect("set TimeZone");
+        let summary = Spi::get_one::<pgrx::JsonB>("select bel.build_summary('tz1')").unwrap().unwrap().0;
+        for field in ["firstEventAt", "lastEventAt"] {
+            let at = summary[field].as_str().unwrap_or_default();
+            assert!(at.ends_with("+00:00"), "{field} = {at:?}");
+        }
+        assert!(summary["jobRuns"].as_array().is_some_and(|r| r.is_empty()));
+    }
+
+    #[pg_test]
     fn partition_counts_by_status() {
         request("pc1", &["c/x/1", "c/x/2", "c/y/1"]);
         full_build("pc2", "c/x/3", "pc2-j");
