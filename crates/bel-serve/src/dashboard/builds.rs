@@ -29,6 +29,10 @@ pub const MAX_LIMIT: i64 = 1000;
 pub const EVENTS_SHOWN: i64 = 2000;
 /// Partitions given a lane of their own in the timeline; the rest share one.
 pub const PARTITION_LANES: usize = 30;
+/// Job runs drawn in the timeline (the table lists every one).
+pub const JOB_RUN_LANES: usize = 100;
+/// Rows of the requested-partitions table (a build may request 10,000 partitions per event).
+pub const REQUESTED_SHOWN: usize = 1000;
 /// Requested partitions named in a row of the builds table.
 const REFS_IN_ROW: usize = 2;
 
@@ -249,9 +253,10 @@ fn timeline_groups(summary: &Summary, events: &[(&StoredEvent, Described)]) -> V
         }
     }
     let now = format::now();
-    let runs = summary
+    let mut runs: Vec<Lane> = summary
         .job_runs
         .iter()
+        .take(JOB_RUN_LANES)
         .filter_map(|run| {
             let (from, to) = run.span(now)?;
             let title = format!(
@@ -276,6 +281,10 @@ fn timeline_groups(summary: &Summary, events: &[(&StoredEvent, Described)]) -> V
             })
         })
         .collect();
+    if summary.job_runs.len() > JOB_RUN_LANES {
+        let more = summary.job_runs.len() - JOB_RUN_LANES;
+        runs.push(Lane { label: format!("{more} more job runs (see the table)"), href: None, items: Vec::new() });
+    }
     let mut partition_lanes: Vec<Lane> = Vec::new();
     let mut rest: Vec<Item> = Vec::new();
     let mut others = 0;
@@ -347,11 +356,16 @@ fn job_runs_table(summary: &Summary) -> Markup {
 
 fn partitions_table(summary: &Summary) -> Markup {
     let id = &summary.build_request_id;
+    let requested = summary.requested_partitions.len();
     html! {
+        @if requested > REQUESTED_SHOWN {
+            p.muted { "The first " (format::count(REQUESTED_SHOWN as i64)) " of " (format::count(requested as i64))
+                " requested partitions." }
+        }
         table.grid #requested {
             thead { tr { th { "Partition" } th { "Status" } th { "Built by" } th { "Job run" } } }
             tbody {
-                @for p in &summary.requested_partitions {
+                @for p in summary.requested_partitions.iter().take(REQUESTED_SHOWN) {
                     tr data-ref=(p.partition_ref) {
                         td { a.mono href=(format::partition_url(&p.partition_ref)) { (p.partition_ref) } }
                         td { (pill(&p.status)) }
