@@ -2,12 +2,13 @@
 //! transaction that has committed or rolled back, and that no crash can hand out again.
 //! Readers never return events above it, and never move a cursor past it.
 //!
-//! 1. Under the allocation lock (exclusive), read L, the last allocated idx, and C, the
-//!    last committed one. Writers allocate and take their in-flight lock under the same
-//!    lock (shared), so every idx <= L belongs to a transaction that holds its in-flight
-//!    lock or has ended.
+//! 1. Under the allocation lock (exclusive), read L, the last allocated idx. Writers
+//!    allocate and take their in-flight lock under the same lock (shared), so every
+//!    idx <= L belongs to a transaction that holds its in-flight lock or has ended. The
+//!    lock is held for one read of the sequence, no statement: every append waits for it.
 //! 2. Scan the lock table for the smallest in-flight idx m.
-//! 3. horizon = min(L, m - 1, C). Every transaction that allocated an idx <= horizon has
+//! 3. Read C, the largest committed idx (no lock needed: see below).
+//! 4. horizon = min(L, m - 1, C). Every transaction that allocated an idx <= horizon has
 //!    ended; its in-flight lock is released only after its commit is visible, so a
 //!    snapshot taken now sees all its events.
 //!
@@ -19,8 +20,8 @@
 //!
 //! Rolled-back appends release their lock and leave a hole nobody waits for; a
 //! transaction that never appended holds no in-flight lock: neither stalls followers.
-use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
+use pgrx::{pg_sys, IntoDatum};
 
 use super::locks::{min_in_flight, AllocationGuard};
 use crate::errors::{internal, raise};
@@ -39,18 +40,36 @@ pub struct Horizon {
 pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     refuse_transaction_snapshots();
     refuse_standby();
-    let (last_allocated, last_committed) = {
+    let sequence = sequence_oid();
+    let last_allocated = {
         let _allocation = AllocationGuard::exclusive();
-        let (allocated, committed) = run(client, &st.allocated_and_committed_idx, &[])
-            .first()
-            .get_two::<i64, i64>()
-            .unwrap_or_else(|e| internal("reading the last allocated and committed idx", e));
-        (allocated.unwrap_or(0), committed.unwrap_or(0))
+        // SAFETY: pg_sequence_last_value(regclass) of bel's sequence; NULL (None) before its
+        // first nextval.
+        unsafe { pgrx::direct_function_call::<i64>(pg_sys::pg_sequence_last_value, &[sequence.into_datum()]) }
+            .unwrap_or(0)
     };
-    match min_in_flight().filter(|m| *m <= last_allocated) {
+    let in_flight = min_in_flight().filter(|m| *m <= last_allocated);
+    let last_committed = run(client, &st.last_committed_idx, &[])
+        .first()
+        .get_one::<i64>()
+        .unwrap_or_else(|e| internal("reading the last committed idx", e))
+        .unwrap_or(0);
+    match in_flight {
         Some(m) => Horizon { idx: (m - 1).min(last_committed), in_flight: Some(m) },
         None => Horizon { idx: last_allocated.min(last_committed), in_flight: None },
     }
+}
+
+fn sequence_oid() -> pg_sys::Oid {
+    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
+    let oid = unsafe {
+        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
+        pg_sys::get_relname_relid(c"events_idx_seq".as_ptr(), ns)
+    };
+    if oid == pg_sys::InvalidOid {
+        internal("catalog", "sequence bel.events_idx_seq does not exist");
+    }
+    oid
 }
 
 /// A standby's lock table does not hold the primary's in-flight locks, and its copy of the

@@ -15,8 +15,8 @@ pub struct Statements {
     pub job_runs: EntityStatements,
     pub partitions: EntityStatements,
     pub find_event_ids: OwnedPreparedStatement,
-    /// The last allocated idx and the last committed one (see no_loss/horizon.rs).
-    pub allocated_and_committed_idx: OwnedPreparedStatement,
+    /// The largest committed idx (see no_loss/horizon.rs).
+    pub last_committed_idx: OwnedPreparedStatement,
     pub events_in_range: OwnedPreparedStatement,
     pub events_by_partitions: OwnedPreparedStatement,
     pub events_by_job_run_ids: OwnedPreparedStatement,
@@ -91,13 +91,7 @@ impl Statements {
                 "SELECT event_id, idx, payload FROM bel.events WHERE event_id = ANY($1::text[])",
                 &[TEXT_ARRAY],
             ),
-            allocated_and_committed_idx: prepare(
-                c,
-                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END, \
-                        (SELECT coalesce(max(idx), 0) FROM bel.events) \
-                 FROM bel.events_idx_seq",
-                &[],
-            ),
+            last_committed_idx: prepare(c, "SELECT coalesce(max(idx), 0) FROM bel.events", &[]),
             events_in_range: prepare(c, &events_range, &[INT8, INT8, INT4]),
             events_by_partitions: prepare(c, &by_partitions, &[TEXT_ARRAY, INT8, INT8, INT4]),
             events_by_job_run_ids: prepare(c, &by_column("job_run_id"), &[TEXT_ARRAY, INT8, INT8, INT4]),

@@ -314,14 +314,10 @@ async fn main() {
         drained.as_secs_f64(),
         if exact { "yes" } else { "NO" }
     );
-    let windows: Vec<String> = per_window
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let span = (elapsed.as_secs_f64() - (i as u64 * WINDOW.as_secs()) as f64).min(WINDOW.as_secs_f64());
-            format!("{:.0}", *n as f64 / span.max(1.0))
-        })
-        .collect();
+    // Whole windows only: the last one is cut short by the end of the run.
+    let whole = (elapsed.as_secs() / WINDOW.as_secs()) as usize;
+    let windows: Vec<String> =
+        per_window.iter().take(whole).map(|n| format!("{:.0}", *n as f64 / WINDOW.as_secs_f64())).collect();
     println!("[soak] appends/s per {}-s window: {}", WINDOW.as_secs(), windows.join(" "));
     print_percentiles("append latency", latencies);
     print_percentiles("follower lag (append to the follower reading it)", lags);
