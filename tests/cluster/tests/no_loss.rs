@@ -144,7 +144,9 @@ async fn follower(dsn: String, filter: &'static str, writers_done: Arc<AtomicBoo
             let target = match final_idx {
                 Some(t) => t,
                 None => {
-                    let t: i64 = c.query_one("SELECT last_value FROM bel.events_idx_seq", &[]).await.unwrap().get(0);
+                    // The last committed idx: a cursor does not move past trailing rolled-back
+                    // allocations (a crash could hand them out again, docs/no-loss-cursor.md).
+                    let t: i64 = c.query_one("SELECT coalesce(max(idx), 0) FROM bel.events", &[]).await.unwrap().get(0);
                     final_idx = Some(t);
                     t
                 }
