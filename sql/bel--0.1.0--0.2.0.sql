@@ -80,5 +80,22 @@ ALTER FUNCTION bel.build_requests(bigint, integer)
     SET plan_cache_mode = force_generic_plan SET jit = off
     SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
 
+-- transitions gains a column, condition (what an edge needs besides the entity's own
+-- state): a new result type, so the 0.1.0 function is replaced, with its grants and settings.
+DROP FUNCTION bel.transitions();
+CREATE FUNCTION bel.transitions() RETURNS TABLE (
+	"entity" TEXT,
+	"from_state" TEXT,
+	"to_state" TEXT,
+	"condition" TEXT
+)
+IMMUTABLE STRICT SECURITY DEFINER PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'transitions_wrapper';
+REVOKE ALL ON FUNCTION bel.transitions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bel.transitions() TO bel_reader, bel_writer;
+ALTER FUNCTION bel.transitions() SET plan_cache_mode = force_generic_plan SET jit = off;
+
 -- build_summary's times in UTC whatever the caller's TimeZone (see sql/roles.sql).
 ALTER FUNCTION bel.build_summary(text) SET TimeZone = 'UTC';

@@ -272,16 +272,22 @@ fn job_runs(
     }))
 }
 
-/// The state diagrams bel_append validates with, one row per edge.
+/// The state diagrams bel_append validates with, one row per edge, with what the edge
+/// needs besides the entity's own state (NULL: nothing).
 #[pg_extern(immutable, parallel_safe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn transitions(
-) -> TableIterator<'static, (name!(entity, String), name!(from_state, Option<String>), name!(to_state, String))> {
-    TableIterator::new(
-        bel_core::diagram::all_transitions()
-            .into_iter()
-            .map(|t| (t.entity.to_owned(), t.from_state.map(str::to_owned), t.to_state.to_owned())),
-    )
+fn transitions() -> TableIterator<
+    'static,
+    (
+        name!(entity, String),
+        name!(from_state, Option<String>),
+        name!(to_state, String),
+        name!(condition, Option<String>),
+    ),
+> {
+    TableIterator::new(bel_core::diagram::all_transitions().into_iter().map(|t| {
+        (t.entity.to_owned(), t.from_state.map(str::to_owned), t.to_state.to_owned(), t.condition.map(str::to_owned))
+    }))
 }
 
 /// Entities whose projection differs from a replay of the whole log (empty = consistent).

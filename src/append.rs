@@ -13,6 +13,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::errors::raise;
+use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
@@ -50,8 +51,11 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
         let mut state = State::default();
         store::lock_build_requests(client, st, &keys, &mut state);
         keys.add_completion_partitions(&events, &state);
+        // Under the build requests' locks: see in_progress.rs for why it sees all.
+        let in_progress = in_progress::add_work_in_progress(client, &events, &mut keys);
         store::lock_job_runs(client, st, &keys, &mut state);
         store::lock_partitions(client, st, &keys, &mut state);
+        in_progress.check_loaded(&state);
 
         // After the locks, so a concurrent duplicate that committed meanwhile is seen.
         let mut known_ids = find_event_ids(client, st, &events);

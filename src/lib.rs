@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 mod api;
 mod append;
 mod errors;
+mod in_progress;
 mod maintenance;
 mod no_loss;
 mod read;

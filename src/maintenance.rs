@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bel_core::reducer::Reducer;
 use bel_core::state::{ChangedSet, State};
+use bel_core::status::Status;
 use bel_core::{event, Rejection};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -95,8 +96,31 @@ pub fn verify() -> Vec<Difference> {
         diff("build_request", &projected.build_requests, &replayed.build_requests, build_request_json, &mut out);
         diff("job_run", &projected.job_runs, &replayed.job_runs, job_run_json, &mut out);
         diff("partition", &projected.partitions, &replayed.partitions, partition_json, &mut out);
+        out.extend(stranded(&projected, &replayed));
         out
     })
+}
+
+/// One row per partition the replayed log leaves in progress under an ended build (logs
+/// written before the no-dead-ends rule): `projected` is its projection, `replayed` the
+/// replayed partition with `problem` (what is wrong, in words) and `ownerStatus`.
+fn stranded(projected: &State, replayed: &State) -> Vec<Difference> {
+    bel_core::in_progress::stranded_partitions(replayed)
+        .into_iter()
+        .map(|s| {
+            let mut row = partition_json(s.partition);
+            if let Value::Object(fields) = &mut row {
+                fields.insert("problem".into(), Value::String(s.problem()));
+                fields.insert("ownerStatus".into(), Value::String(s.owner.status.short_name().into()));
+            }
+            Difference {
+                entity: "partition",
+                key: s.partition.partition_ref.clone(),
+                projected: projected.partitions.get(&s.partition.partition_ref).map(partition_json),
+                replayed: Some(row),
+            }
+        })
+        .collect()
 }
 
 /// Replaces the projections with a replay of the log. Locks the log first, like every

@@ -353,4 +353,222 @@ mod tests {
         let idx = append(&build_event("b-after", "RECEIVED", r#","requestedPartitions":["p/after"]"#));
         assert!(count("select count(*) from bel.list_events(0, '{}', 1000)") >= 1, "appended {idx}");
     }
+
+    #[pg_test]
+    fn transitions_show_their_conditions() {
+        let with_condition = bel_core::diagram::all_transitions().iter().filter(|t| t.condition.is_some()).count();
+        assert_eq!(
+            count("select count(*) from bel.transitions() where condition is not null") as usize,
+            with_condition
+        );
+        let building = Spi::get_one::<String>(
+            "select condition from bel.transitions() where entity = 'partition' and to_state = 'BUILDING'",
+        );
+        assert_eq!(
+            building.unwrap().as_deref(),
+            Some("names a job run of the owning build that is SCHEDULED or RUNNING and targets the partition")
+        );
+    }
+
+    /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql
+    /// block (a subtransaction: the test's transaction goes on); null if it succeeded.
+    fn refusal(sql: &str) -> serde_json::Value {
+        Spi::run(
+            "create or replace function pg_temp.refusal(sql text) returns jsonb language plpgsql as $$
+             declare st text; msg text; det text; hin text;
+             begin
+               execute sql;
+               return null;
+             exception when others then
+               get stacked diagnostics st = returned_sqlstate, msg = message_text, det = pg_exception_detail,
+                                       hin = pg_exception_hint;
+               return jsonb_build_object('sqlstate', st, 'message', msg, 'detail', det, 'hint', hin);
+             end $$",
+        )
+        .unwrap();
+        Spi::get_one_with_args::<pgrx::JsonB>("select pg_temp.refusal($1)", &[sql.into()])
+            .unwrap()
+            .map(|j| j.0)
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn append_sql(json: &str) -> String {
+        format!("select bel.bel_append('{}'::jsonb)", json.replace('\'', "''"))
+    }
+
+    /// `build` EXECUTING, requesting `part` (ANALYZED) and `other` (BUILDING under job run
+    /// `<build>-j1`, RUNNING); `<build>-j2` SCHEDULED targets `part`.
+    fn build_in_progress(build: &str, part: &str, other: &str) {
+        append(&build_event(build, "RECEIVED", &format!(r#","requestedPartitions":["{part}","{other}"]"#)));
+        append(&build_event(build, "PLANNING", ""));
+        for p in [part, other] {
+            append(&partition_event(build, p, "REQUESTED", ""));
+            append(&partition_event(build, p, "ANALYZED", ""));
+        }
+        append(&build_event(build, "ANALYSIS_COMPLETED", ""));
+        append(&job_event(build, &format!("{build}-j1"), "SCHEDULED", &format!(r#""{other}""#)));
+        append(&job_event(build, &format!("{build}-j2"), "SCHEDULED", &format!(r#""{part}""#)));
+        append(&build_event(build, "EXECUTING", ""));
+        append(&job_event(build, &format!("{build}-j1"), "RUNNING", ""));
+        append(&partition_event(build, other, "BUILDING", &format!("{build}-j1")));
+    }
+
+    #[pg_test(error = "job run \"nojob\" does not exist")]
+    fn entering_building_names_an_existing_job_run() {
+        // The example of issue 11, accepted before.
+        append(&build_event("b", "RECEIVED", r#","requestedPartitions":["data/p"]"#));
+        append(&build_event("b", "PLANNING", ""));
+        append(&partition_event("b", "data/p", "REQUESTED", ""));
+        append(&partition_event("b", "data/p", "ANALYZED", ""));
+        append(
+            r#"{"buildRequestId":"b","partition":{"partitionRef":"data/p","status":"PARTITION_BUILDING","jobRunId":"nojob"}}"#,
+        );
+    }
+
+    #[pg_test]
+    fn entering_building_refusals_have_their_sqlstates() {
+        build_in_progress("eb", "eb/a", "eb/b");
+        build_in_progress("eb2", "eb2/a", "eb2/b");
+        let cases = [
+            ("", "22023", "partition \"eb/a\" enters BUILDING but the event names no jobRunId"),
+            ("nojob", "23503", "job run \"nojob\" does not exist"),
+            (
+                "eb2-j2",
+                "23514",
+                "partition \"eb/a\" cannot enter BUILDING under job run \"eb2-j2\": it belongs to build request \"eb2\", not \"eb\"",
+            ),
+            ("eb-j1", "23514", "partition \"eb/a\" cannot enter BUILDING under job run \"eb-j1\": it does not target the partition"),
+        ];
+        for (job, sqlstate, message) in cases {
+            let r = refusal(&append_sql(&partition_event("eb", "eb/a", "BUILDING", job)));
+            assert_eq!((r["sqlstate"].as_str(), r["message"].as_str()), (Some(sqlstate), Some(message)), "{r}");
+        }
+        append(&job_event("eb", "eb-j2", "SKIPPED", ""));
+        let r = refusal(&append_sql(&partition_event("eb", "eb/a", "BUILDING", "eb-j2")));
+        assert_eq!(r["sqlstate"], "23514", "{r}");
+        assert!(r["message"].as_str().unwrap().ends_with("it is SKIPPED (ended)"), "{r}");
+        // A SCHEDULED run of the owner that targets it is accepted.
+        append(&job_event("eb", "eb-j3", "SCHEDULED", r#""eb/a""#));
+        append(&partition_event("eb", "eb/a", "BUILDING", "eb-j3"));
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+    }
+
+    #[pg_test]
+    fn ending_a_build_with_work_in_progress_is_refused_and_its_hint_runs() {
+        build_in_progress("dead", "dead/a", "dead/b");
+        let failed = r#"{"eventId":"dead:failed","buildRequestId":"dead","buildRequest":{"status":"BUILD_REQUEST_FAILED","message":"it's over"}}"#;
+        let r = refusal(&append_sql(failed));
+        assert_eq!(r["sqlstate"], "23514", "{r}");
+        assert_eq!(
+            r["message"],
+            "build request \"dead\" cannot become FAILED while it owns 2 partitions in progress (REQUESTED, \
+             ANALYZED or BUILDING) and has 2 job runs in progress (SCHEDULED or RUNNING)"
+        );
+        assert_eq!(
+            r["detail"],
+            "partitions in progress: dead/a (ANALYZED), dead/b (BUILDING, job run dead-j1); job runs in progress: \
+             dead-j1 (RUNNING), dead-j2 (SCHEDULED); only the owning build moves these partitions on, so ended now \
+             it would leave them stranded"
+        );
+        let hint = r["hint"].as_str().expect("a hint");
+        let at = hint.find("select bel.bel_append_batch(").expect("the batch call");
+        assert_eq!(&hint[..at], "end them first, then the build, in one call:\n");
+        assert!(hint.contains("it''s over"), "the sent event, quoted for SQL: {hint}");
+        // The refusal wrote nothing; the hinted call ends everything, the build last.
+        assert_eq!(count("select count(*) from bel.events where event_id = 'dead:failed'"), 0);
+        Spi::run(&hint[at..]).unwrap();
+        let text = |sql: &str| Spi::get_one::<String>(sql).unwrap().unwrap_or_default();
+        assert_eq!(text("select status from bel.build_request_state where build_request_id = 'dead'"), "FAILED");
+        assert_eq!(
+            count("select count(*) from bel.partition_status('{dead/*}') where status = 'FAILED' and build_request_id = 'dead'"),
+            2
+        );
+        assert_eq!(count("select count(*) from bel.job_runs('dead') where status = 'CANCELLED'"), 2);
+        let last =
+            Spi::get_one::<pgrx::JsonB>("select payload from bel.events order by idx desc limit 1").unwrap().unwrap().0;
+        assert_eq!(
+            (last["eventId"].as_str(), last["buildRequest"]["message"].as_str()),
+            (Some("dead:failed"), Some("it's over"))
+        );
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+        // The partitions are free again: another build requests one.
+        append(&build_event("next", "RECEIVED", r#","requestedPartitions":["dead/a"]"#));
+        append(&build_event("next", "PLANNING", ""));
+        append(&partition_event("next", "dead/a", "REQUESTED", ""));
+    }
+
+    #[pg_test]
+    fn completing_needs_its_job_runs_ended() {
+        append(&build_event("cj", "RECEIVED", r#","requestedPartitions":["cj/a"]"#));
+        append(&build_event("cj", "PLANNING", ""));
+        append(&partition_event("cj", "cj/a", "REQUESTED", ""));
+        append(&partition_event("cj", "cj/a", "ANALYZED", ""));
+        append(&build_event("cj", "ANALYSIS_COMPLETED", ""));
+        append(&job_event("cj", "cj-j", "SCHEDULED", r#""cj/a""#));
+        append(&build_event("cj", "EXECUTING", ""));
+        append(&job_event("cj", "cj-j", "RUNNING", ""));
+        append(&partition_event("cj", "cj/a", "BUILDING", "cj-j"));
+        append(&partition_event("cj", "cj/a", "AVAILABLE", "cj-j"));
+        let r = refusal(&append_sql(&build_event("cj", "COMPLETED", "")));
+        assert_eq!(r["sqlstate"], "23514", "{r}");
+        assert_eq!(
+            r["message"],
+            "build request \"cj\" cannot complete while it has 1 job run in progress (SCHEDULED or RUNNING)"
+        );
+        assert_eq!(r["detail"], "job runs in progress: cj-j (RUNNING)");
+        append(&job_event("cj", "cj-j", "COMPLETED", ""));
+        append(&build_event("cj", "COMPLETED", ""));
+    }
+
+    #[pg_test]
+    fn verify_reports_partitions_stranded_under_an_ended_build_by_an_old_log() {
+        // What 0.1.0 accepted, written past bel_append here: BUILDING under a job run that
+        // does not exist, then the build FAILED while owning it and another partition.
+        append(&build_event("old", "RECEIVED", r#","requestedPartitions":["old/a","old/b"]"#));
+        append(&build_event("old", "PLANNING", ""));
+        append(&partition_event("old", "old/a", "REQUESTED", ""));
+        append(&partition_event("old", "old/a", "ANALYZED", ""));
+        append(&partition_event("old", "old/b", "REQUESTED", ""));
+        for (kind, payload) in [
+            (
+                "partition",
+                r#"{"buildRequestId":"old","partition":{"partitionRef":"old/a","status":"PARTITION_BUILDING","jobRunId":"nojob"},"timestamp":"2026-01-01T00:00:00Z"}"#,
+            ),
+            (
+                "build_request",
+                r#"{"buildRequestId":"old","buildRequest":{"status":"BUILD_REQUEST_FAILED"},"timestamp":"2026-01-01T00:00:01Z"}"#,
+            ),
+        ] {
+            Spi::run_with_args(
+                "insert into bel.events (idx, event_type, schema_version, build_request_id, payload)
+                 values (nextval('bel.events_idx_seq'), $1, 1, 'old', $2::jsonb)",
+                &[kind.into(), payload.into()],
+            )
+            .unwrap();
+        }
+        // The replay accepts the old log (held to the rules of its time) ...
+        assert!(count("select bel.rebuild_projections()") > 0);
+        // ... and verify reports the two stranded partitions, nothing else.
+        let rows = Spi::get_one::<pgrx::JsonB>(
+            "select jsonb_agg(jsonb_build_object('entity', entity, 'key', key, 'projected', projected,
+                                                 'replayed', replayed) order by key)
+             from bel.verify()",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        let rows = rows.as_array().expect("rows");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        for (row, (key, status)) in rows.iter().zip([("old/a", "BUILDING"), ("old/b", "REQUESTED")]) {
+            assert_eq!((row["entity"].as_str(), row["key"].as_str()), (Some("partition"), Some(key)));
+            assert_eq!(row["projected"]["status"], status);
+            assert_eq!(row["replayed"]["status"], status);
+            assert_eq!(row["replayed"]["ownerStatus"], "FAILED");
+            let problem = row["replayed"]["problem"].as_str().unwrap();
+            assert!(
+                problem.starts_with(&format!("owned by ended build request \"old\" (FAILED) while {status}")),
+                "{problem}"
+            );
+        }
+    }
 }

@@ -49,11 +49,55 @@ pub struct Rejection {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// Events that, appended first, let the refused event through; `hint` shows them.
+    pub remedy: Option<Remedy>,
+}
+
+/// What to append before a refused event. The HINT shows it as one ready-to-run
+/// `bel_append_batch` call (the events, then the refused event when they are all it needs);
+/// for an event refused inside a batch, which rolled back whole, as the events to insert
+/// into the batch before it (they were computed at that point of the batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remedy {
+    /// The events to append first, in proto3 JSON.
+    pub before: Vec<String>,
+    /// The refused event, last in the call (None: the events are not all it needs).
+    pub then: Option<String>,
+    /// The HINT's first line above the call, and above the events to insert into a batch.
+    pub call_lead: String,
+    pub insert_lead: String,
+}
+
+impl Remedy {
+    fn call_hint(&self) -> String {
+        let events: Vec<&str> = self.before.iter().chain(&self.then).map(String::as_str).collect();
+        format!("{}\nselect bel.bel_append_batch('{}');", self.call_lead, json_array(&events).replace('\'', "''"))
+    }
+
+    fn insert_hint(&self, position: usize) -> String {
+        let events: Vec<&str> = self.before.iter().map(String::as_str).collect();
+        format!(
+            "{} (before event {position}; nothing of the batch was appended):\n{}",
+            self.insert_lead,
+            json_array(&events)
+        )
+    }
+}
+
+/// A JSON array, one element per line.
+fn json_array(elements: &[&str]) -> String {
+    format!("[\n  {}\n]", elements.join(",\n  "))
 }
 
 impl Rejection {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Rejection { class, message: message.into(), detail: None, hint: None }
+        Rejection { class, message: message.into(), detail: None, hint: None, remedy: None }
+    }
+    /// Sets the remedy, and the hint that shows it.
+    pub fn remedy(mut self, remedy: Remedy) -> Self {
+        self.hint = Some(remedy.call_hint());
+        self.remedy = Some(remedy);
+        self
     }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
@@ -63,9 +107,13 @@ impl Rejection {
         self.hint = Some(hint.into());
         self
     }
-    /// Prefixes the message with the position of the event in a batch.
+    /// Prefixes the message with the position of the event in a batch; a remedy becomes
+    /// events to insert into the batch.
     pub fn in_batch(mut self, position: usize) -> Self {
         self.message = format!("event {position} of the batch: {}", self.message);
+        if let Some(remedy) = &self.remedy {
+            self.hint = Some(remedy.insert_hint(position));
+        }
         self
     }
 }

@@ -6,7 +6,7 @@
 //! FAILED, CANCELLED) only without work in progress. A refusal lists it, and for FAILED and
 //! CANCELLED its HINT is the one `bel_append_batch` call that ends it and then the build.
 use crate::diagram::BUILD_REQUEST;
-use crate::error::{ErrorClass, Rejection};
+use crate::error::{ErrorClass, Rejection, Remedy};
 use crate::event::to_json_text;
 use crate::pb::{
     build_event::Payload, BuildEvent, BuildRequestEvent, BuildRequestStatus as B, JobRunEvent, JobRunStatus as J,
@@ -107,7 +107,7 @@ pub(crate) fn ending_refusal(build_id: &str, sent: &BuildEvent, to: B, work: &Wo
         "{}; only the owning build moves these partitions on, so ended now it would leave them stranded",
         work.detail()
     ))
-    .hint(ending_hint(build_id, sent, to, work))
+    .remedy(ending_remedy(build_id, sent, to, work))
 }
 
 /// Refuses COMPLETED while `work` is in progress.
@@ -123,9 +123,9 @@ pub(crate) fn completion_refusal(build_id: &str, work: &WorkInProgress<'_>) -> R
     )
 }
 
-/// The ready-to-run call that fails the partitions (first, while their job runs still run),
-/// cancels the job runs and appends `sent` last; see [`MAX_HINT_EVENTS`].
-fn ending_hint(build_id: &str, sent: &BuildEvent, to: B, work: &WorkInProgress<'_>) -> String {
+/// The events that fail the partitions (first, while their job runs still run) and cancel
+/// the job runs, then `sent`; see [`MAX_HINT_EVENTS`].
+fn ending_remedy(build_id: &str, sent: &BuildEvent, to: B, work: &WorkInProgress<'_>) -> Remedy {
     let why = format!("build request {build_id} ends {}", to.short_name());
     let failing = work.partitions.iter().map(|p| {
         // Named when the log can check it (FAILED from BUILDING only needs a targeting run).
@@ -155,22 +155,29 @@ fn ending_hint(build_id: &str, sent: &BuildEvent, to: B, work: &WorkInProgress<'
         )
     });
     let total = work.partitions.len() + work.job_runs.len();
-    let mut events: Vec<String> = failing.chain(cancelling).take(MAX_HINT_EVENTS).collect();
-    let lead = if total <= MAX_HINT_EVENTS {
+    let before = failing.chain(cancelling).take(MAX_HINT_EVENTS).collect();
+    if total <= MAX_HINT_EVENTS {
         let mut own = sent.clone();
         own.idx = 0;
         // The log sets the timestamp of the new attempt.
         own.timestamp = None;
-        events.push(to_json_text(&own));
-        "end them first, then the build, in one call:".to_owned()
+        Remedy {
+            before,
+            then: Some(to_json_text(&own)),
+            call_lead: "end them first, then the build, in one call:".to_owned(),
+            insert_lead: "end them first: insert these events into the batch".to_owned(),
+        }
     } else {
-        format!(
-            "end them first; this call ends the first {MAX_HINT_EVENTS} of {total}, and appending the build's \
-             event again lists the rest:"
-        )
-    };
-    let batch = format!("[\n  {}\n]", events.join(",\n  "));
-    format!("{lead}\nselect bel.bel_append_batch('{}');", batch.replace('\'', "''"))
+        let rest = "appending the build's event again lists the rest";
+        Remedy {
+            before,
+            then: None,
+            call_lead: format!("end them first; this call ends the first {MAX_HINT_EVENTS} of {total}, and {rest}:"),
+            insert_lead: format!(
+                "end them first: insert these events into the batch (the first {MAX_HINT_EVENTS} of {total}; {rest})"
+            ),
+        }
+    }
 }
 
 fn envelope(build_id: &str, payload: Payload) -> String {

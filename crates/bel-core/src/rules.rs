@@ -385,7 +385,11 @@ fn check_producing_job_run(state: &State, what: &str, p: &PartitionEvent, to: P)
         return Err(invalid(format!("{what} leaves BUILDING for AVAILABLE but the event names no jobRunId"))
             .hint("name the RUNNING job run that built the partition"));
     }
-    let run = existing_job_run(state, &p.job_run_id, "name the job run that built (or failed to build) the partition")?;
+    let hint = match to {
+        P::PartitionAvailable => "name the RUNNING job run that built the partition",
+        _ => "name a job run that targets the partition, or none",
+    };
+    let run = existing_job_run(state, &p.job_run_id, hint)?;
     if to == P::PartitionAvailable && run.status != J::JobRunRunning {
         return Err(Rejection::new(
             ErrorClass::RuleViolation,

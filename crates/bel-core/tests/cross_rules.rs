@@ -549,6 +549,42 @@ fn a_build_with_work_in_progress_cannot_fail_or_be_cancelled_and_the_hinted_batc
 }
 
 #[test]
+fn in_a_batch_the_hint_lists_the_events_to_insert_before_the_refused_end() {
+    // The writer knew of p1, p2 and b1/j5 only: its batch ends those, then the build.
+    let batch = [
+        partition("b1", "p1", P::PartitionFailed, ""),
+        partition("b1", "p2", P::PartitionFailed, ""),
+        job_run_to("b1", "b1/j5", J::JobRunCancelled),
+        build_to("b1", B::BuildRequestFailed),
+    ];
+    let original = busy_build();
+    let mut log = original.clone();
+    for event in &batch[..3] {
+        log.ok(event.clone());
+    }
+    let rejection = log.refused(batch[3].clone()).in_batch(3);
+    assert!(rejection.message.starts_with("event 3 of the batch: build request \"b1\" cannot become FAILED"));
+    let hint = rejection.hint.clone().unwrap_or_default();
+    let lead =
+        "end them first: insert these events into the batch (before event 3; nothing of the batch was appended):\n[";
+    assert!(hint.starts_with(lead), "{hint}");
+    let inserted: Vec<bel_core::pb::BuildEvent> = serde_json::from_str::<serde_json::Value>(&hint[lead.len() - 1..])
+        .expect("a JSON array")
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| bel_core::event::from_json_value(e.clone()).expect("event"))
+        .collect();
+    // What the batch had not ended yet at that point: p3, p4, b1/j3, b1/j4.
+    assert_eq!(inserted.len(), 4, "{hint}");
+    let mut retried = original;
+    for event in batch[..3].iter().cloned().chain(inserted).chain([batch[3].clone()]) {
+        retried.ok(event);
+    }
+    assert_eq!(retried.build_status("b1"), Some(B::BuildRequestFailed));
+}
+
+#[test]
 fn a_build_without_work_in_progress_ends_at_once() {
     for end in [B::BuildRequestFailed, B::BuildRequestCancelled] {
         let mut log = Log::new();
