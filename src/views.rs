@@ -41,6 +41,9 @@ pub fn partition_status(
         None => vec![RefRange { lower: String::new(), upper: None }],
     };
     let wanted = limit.unwrap_or(usize::MAX);
+    if wanted == 0 {
+        return Vec::new();
+    }
     let chunk = i32::try_from(wanted).unwrap_or(CHUNK_ROWS).clamp(1, CHUNK_ROWS);
     let sql = format!(
         "SELECT {PARTITION_COLUMNS} FROM bel.partition_state
