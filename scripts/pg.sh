@@ -10,6 +10,10 @@
 #   scripts/pg.sh dsn [dbname]     print a libpq key=value DSN
 #   scripts/pg.sh logfile          print the path of the server log
 #   scripts/pg.sh destroy          stop and delete the whole cluster directory
+#   scripts/pg.sh standby-of PORT  make this cluster a hot standby streaming from the cluster on
+#                                  PORT (pg_basebackup -R -X stream from its socket in
+#                                  BEL_PG_PRIMARY_ROOT, default /var/tmp/bel-PORT), then start it;
+#                                  an existing standby is only started
 #
 # Environment (defaults):
 #   BEL_PG_PORT            54329
@@ -257,6 +261,33 @@ cmd_psql() {
   exec "$psql" "$@"
 }
 
+cmd_standby_of() {
+  local primary_port="${1:-}" primary_sock out
+  [[ "$primary_port" =~ ^[0-9]+$ ]] || die "usage: $0 standby-of PRIMARY_PORT"
+  [ "$primary_port" != "$PORT" ] || die "a cluster cannot be a standby of itself (port $PORT)"
+  primary_sock="${BEL_PG_PRIMARY_ROOT:-/var/tmp/bel-$primary_port}/sock"
+  preflight
+  make_dirs
+  if [ -f "$DATA/PG_VERSION" ]; then
+    [ -f "$DATA/standby.signal" ] || die "$DATA holds a cluster that is not a standby; run: $0 destroy"
+  else
+    if [ -d "$DATA" ] && [ -n "$(ls -A "$DATA" 2>/dev/null)" ]; then
+      # a base backup interrupted by a killed machine: no PG_VERSION yet
+      [ "$(stat -c %U "$DATA")" = "$PG_OS_USER" ] || die "$DATA is not empty and not a cluster; remove it"
+      log "removing incomplete data directory $DATA (the base backup did not finish)"
+      rm -rf "$DATA"
+    fi
+    log "pg_basebackup of the cluster on port $primary_port into $DATA (standby, WAL streamed)"
+    if ! out="$(as_pg_user "$PG_BIN/pg_basebackup" -h "$primary_sock" -p "$primary_port" -U "$SUPERUSER" \
+      -D "$DATA" -R -X stream -c fast 2>&1)"; then
+      printf '%s\n' "$out" >&2
+      rm -rf "$DATA"
+      die "pg_basebackup from port $primary_port failed (is that cluster running?)"
+    fi
+  fi
+  cmd_start
+}
+
 cmd_destroy() {
   cmd_stop
   if [ -d "$ROOT" ]; then
@@ -276,6 +307,7 @@ case "$sub" in
   dsn) cmd_dsn "$@" ;;
   logfile) echo "$LOGFILE" ;;
   destroy) cmd_destroy ;;
+  standby-of) cmd_standby_of "$@" ;;
   -h | --help | help) usage ;;
   *)
     usage >&2

@@ -5,6 +5,9 @@
 #   pgrx     cargo pgrx test pg15 -p bel --runas postgres     (#[pg_test]s in a throwaway cluster,
 #            one at a time: RUST_TEST_THREADS=1)
 #   install  scripts/install-ext.sh                            (release build into system PG 15)
+#   standby  cargo test -p bel-standby-tests -- --test-threads=1   (followers on a hot standby: the step's
+#            own primary on port 54412 and a streaming standby of it on port 54413, made afresh with
+#            scripts/pg.sh standby-of (pg_basebackup -R); both stopped at the end)
 #   upgrade  scripts/upgrade-test.sh                           (0.1.0 -> current version: ALTER EXTENSION
 #            UPDATE and pg_dump/pg_restore, tests/upgrade/, on the cluster of port 54330)
 #   isolation scripts/pg-regress.sh isolation                  (concurrency specs, pg_isolation_regress,
@@ -25,21 +28,22 @@
 #            (kill -9 of the postmaster under 8 writers and 4 followers, 5 times: acknowledged appends,
 #            idx, verify(), followers' cursors) on the step's own cluster on port 54381, which the test
 #            kills and restarts (BEL_CRASH_PG_PORT), stopped at the end
-# A failing step does not stop the independent ones after it (upgrade, isolation, regress,
-# cluster, http, browser and crash need install);
+# A failing step does not stop the independent ones after it (standby, upgrade, isolation,
+# regress, cluster, http, browser and crash need install);
 # the summary at the end lists every step, and the exit status is non-zero if any failed.
 #
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh unit cluster    only these steps (setup always runs)
 #
 # Environment: BEL_TEST_PORT (54330), BEL_TEST_HTTP_PORT (54351), BEL_TEST_CRASH_PORT (54381),
+# BEL_TEST_STANDBY_PRIMARY_PORT (54412), BEL_TEST_STANDBY_PORT (54413),
 # BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
 # The cluster this script starts is stopped when it exits; one that was already running is left.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_STEPS=(unit pgrx install upgrade isolation regress cluster http browser crash)
+ALL_STEPS=(unit pgrx install standby upgrade isolation regress cluster http browser crash)
 TEST_PORT="${BEL_TEST_PORT:-54330}"
 PGRX_TEST_DIR="${BEL_PGRX_TEST_DIR:-/var/tmp/bel-pgrx-test}"
 TEST_DB=bel_test
@@ -63,6 +67,7 @@ pg_test() { BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash 
 STARTED_CLUSTER=0
 STARTED_HTTP_CLUSTER=0
 STARTED_CRASH_CLUSTER=0
+STARTED_STANDBY_CLUSTERS=0
 cleanup() {
   local rc=$?
   if [ "$STARTED_CLUSTER" = 1 ]; then
@@ -74,6 +79,10 @@ cleanup() {
   fi
   if [ "$STARTED_CRASH_CLUSTER" = 1 ]; then
     pg_crash stop || true
+  fi
+  if [ "$STARTED_STANDBY_CLUSTERS" = 1 ]; then
+    pg_standby stop || true
+    pg_standby_primary stop || true
   fi
   exit "$rc"
 }
@@ -125,6 +134,34 @@ step_pgrx() {
 
 step_install() {
   BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
+}
+
+# Followers on a hot standby (tests/standby/): a primary of the step's own and a streaming
+# standby of it, made afresh from a base backup each run (a standby of an earlier primary
+# could not follow this one).
+STANDBY_PRIMARY_PORT="${BEL_TEST_STANDBY_PRIMARY_PORT:-54412}"
+STANDBY_PORT="${BEL_TEST_STANDBY_PORT:-54413}"
+pg_standby_primary() {
+  BEL_PG_SHARED_BUFFERS=256MB BEL_PG_PORT="$STANDBY_PRIMARY_PORT" BEL_PG_ROOT="/var/tmp/bel-$STANDBY_PRIMARY_PORT" \
+    bash "$BEL_SCRIPTS/pg.sh" "$@"
+}
+pg_standby() {
+  BEL_PG_SHARED_BUFFERS=256MB BEL_PG_PORT="$STANDBY_PORT" BEL_PG_ROOT="/var/tmp/bel-$STANDBY_PORT" \
+    bash "$BEL_SCRIPTS/pg.sh" "$@"
+}
+
+step_standby() {
+  STARTED_STANDBY_CLUSTERS=1
+  local rc=0
+  { pg_standby_primary start && pg_standby destroy && pg_standby standby-of "$STANDBY_PRIMARY_PORT"; } || rc=1
+  if [ "$rc" = 0 ]; then
+    BEL_TEST_PRIMARY_DSN="$(pg_standby_primary dsn postgres)" BEL_TEST_STANDBY_DSN="$(pg_standby dsn postgres)" \
+      cargo test -p bel-standby-tests -- --test-threads=1 || rc=1
+  fi
+  pg_standby stop || rc=1
+  pg_standby_primary stop || rc=1
+  STARTED_STANDBY_CLUSTERS=0
+  return "$rc"
 }
 
 step_upgrade() {
@@ -269,7 +306,7 @@ fi
 failed=0
 install_ok=1
 for s in "${STEPS[@]}"; do
-  if [[ " upgrade isolation regress cluster http browser crash " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
+  if [[ " standby upgrade isolation regress cluster http browser crash " == *" $s "* ]] && [ "$install_ok" = 0 ]; then
     log "skipping $s: the extension was not installed"
     record "$s" SKIP 0
     failed=1

@@ -59,16 +59,75 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'build_requests_wrapper';
 
+-- Followers on hot standbys (docs/no-loss-cursor.md): the primary's horizon with its WAL
+-- position, and pages read below such a horizon (on a standby, once replayed).
+CREATE FUNCTION bel.horizon() RETURNS TABLE (
+	"horizon_idx" bigint,
+	"horizon_lsn" pg_lsn,
+	"in_flight_idx" bigint
+)
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'horizon_wrapper';
+
+CREATE FUNCTION bel.list_events_page(
+	"since_idx" bigint,
+	"filter" jsonb,
+	"limit" INT,
+	"horizon_idx" bigint,
+	"horizon_lsn" pg_lsn,
+	"replay_timeout_ms" INT DEFAULT 10000
+) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'list_events_page_at_horizon_wrapper';
+
+CREATE FUNCTION bel.list_events_page(
+	"since_idx" bigint,
+	"filter" TEXT,
+	"limit" INT,
+	"horizon_idx" bigint,
+	"horizon_lsn" pg_lsn,
+	"replay_timeout_ms" INT DEFAULT 10000
+) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'list_events_page_at_horizon_text_wrapper';
+
+CREATE FUNCTION bel.list_events_page(
+	"since_idx" bigint,
+	"filter" bytea,
+	"limit" INT,
+	"horizon_idx" bigint,
+	"horizon_lsn" pg_lsn,
+	"replay_timeout_ms" INT DEFAULT 10000
+) RETURNS bytea
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'list_events_page_at_horizon_protobuf_wrapper';
+
 -- === privileges and settings of the new functions (as sql/roles.sql gives them) =============
 REVOKE ALL ON FUNCTION
     bel.partition_status(text[], text, integer),
     bel.partition_counts(text[]),
-    bel.build_requests(bigint, integer)
+    bel.build_requests(bigint, integer),
+    bel.horizon(),
+    bel.list_events_page(bigint, jsonb, integer, bigint, pg_lsn, integer),
+    bel.list_events_page(bigint, text, integer, bigint, pg_lsn, integer),
+    bel.list_events_page(bigint, bytea, integer, bigint, pg_lsn, integer)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     bel.partition_status(text[], text, integer),
     bel.partition_counts(text[]),
-    bel.build_requests(bigint, integer)
+    bel.build_requests(bigint, integer),
+    bel.horizon(),
+    bel.list_events_page(bigint, jsonb, integer, bigint, pg_lsn, integer),
+    bel.list_events_page(bigint, text, integer, bigint, pg_lsn, integer),
+    bel.list_events_page(bigint, bytea, integer, bigint, pg_lsn, integer)
 TO bel_reader, bel_writer;
 
 ALTER FUNCTION bel.partition_status(text[], text, integer)
@@ -77,6 +136,17 @@ ALTER FUNCTION bel.partition_status(text[], text, integer)
 ALTER FUNCTION bel.partition_counts(text[])
     SET plan_cache_mode = force_generic_plan SET jit = off;
 ALTER FUNCTION bel.build_requests(bigint, integer)
+    SET plan_cache_mode = force_generic_plan SET jit = off
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION bel.horizon()
+    SET plan_cache_mode = force_generic_plan SET jit = off;
+ALTER FUNCTION bel.list_events_page(bigint, jsonb, integer, bigint, pg_lsn, integer)
+    SET plan_cache_mode = force_generic_plan SET jit = off
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION bel.list_events_page(bigint, text, integer, bigint, pg_lsn, integer)
+    SET plan_cache_mode = force_generic_plan SET jit = off
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION bel.list_events_page(bigint, bytea, integer, bigint, pg_lsn, integer)
     SET plan_cache_mode = force_generic_plan SET jit = off
     SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
 

@@ -11,9 +11,10 @@ use pgrx::JsonB;
 
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::{raise, OrRaise};
-use crate::read::{read_page, read_page_json, EventRow};
+use crate::read::{read_page, read_page_json, Below, EventRow};
 use crate::spi::jsonb_text::{JsonbText, JsonbValue};
 use crate::spi::to_timestamptz;
+use crate::standby::{self, Lsn};
 use crate::{maintenance, views};
 
 /// Appends one event given in proto3 JSON; returns its idx. Its size is that of the
@@ -108,7 +109,7 @@ fn list_events(
         name!(created_at, Option<TimestampWithTimeZone>),
     ),
 > {
-    let page = read_page(since_idx, &filter_from_jsonb(filter), limit);
+    let page = read_page(since_idx, &filter_from_jsonb(filter), limit, Below::OwnHorizon);
     TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
         (r.idx, r.event, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
     }))
@@ -118,7 +119,7 @@ fn list_events(
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn list_events_page(since_idx: i64, filter: default!(Option<JsonB>, "'{}'"), limit: default!(i32, 1000)) -> JsonbValue {
-    read_page_json(since_idx, &filter_from_jsonb(filter), limit)
+    read_page_json(since_idx, &filter_from_jsonb(filter), limit, Below::OwnHorizon)
 }
 
 /// list_events_page for an untyped filter literal.
@@ -126,18 +127,99 @@ fn list_events_page(since_idx: i64, filter: default!(Option<JsonB>, "'{}'"), lim
 #[search_path(pg_catalog, pg_temp)]
 fn list_events_page_text(since_idx: i64, filter: &str, limit: default!(i32, 1000)) -> JsonbValue {
     let filter = CompiledFilter::from_json(filter).or_raise();
-    read_page_json(since_idx, &filter, limit)
+    read_page_json(since_idx, &filter, limit, Below::OwnHorizon)
 }
 
 /// The binary twin: filter and page as protobuf (bel.v1.EventFilter / bel.v1.EventPage).
 #[pg_extern(volatile, security_definer, name = "list_events_page")]
 #[search_path(pg_catalog, pg_temp)]
 fn list_events_page_protobuf(since_idx: i64, filter: &[u8], limit: default!(i32, 1000)) -> Vec<u8> {
+    let page = read_page(since_idx, &filter_from_protobuf(filter), limit, Below::OwnHorizon);
+    prost::Message::encode_to_vec(&page.to_proto())
+}
+
+fn filter_from_protobuf(filter: &[u8]) -> CompiledFilter {
     let parsed: EventFilter = prost::Message::decode(filter)
         .map_err(|e| Rejection::new(ErrorClass::Malformed, format!("malformed protobuf EventFilter: {e}")))
         .or_raise();
-    let page = read_page(since_idx, &CompiledFilter::new(&parsed).or_raise(), limit);
-    prost::Message::encode_to_vec(&page.to_proto())
+    CompiledFilter::new(&parsed).or_raise()
+}
+
+/// The primary's no-loss horizon for followers that read a standby: every idx <=
+/// horizon_idx is committed or rolled back for good, the commit records of those appends
+/// end at or before horizon_lsn, and in_flight_idx is the append that holds the horizon
+/// back (0 when none). One row. Refused on a standby and in a transaction that has written.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn horizon() -> TableIterator<'static, (name!(horizon_idx, i64), name!(horizon_lsn, Lsn), name!(in_flight_idx, i64))> {
+    let p = standby::primary_horizon();
+    TableIterator::once((p.horizon.idx, p.lsn, p.horizon.in_flight.unwrap_or(0)))
+}
+
+/// One EventPage read below a horizon from `bel.horizon()` on the primary: on a standby,
+/// once it has replayed the WAL up to horizon_lsn (waiting up to replay_timeout_ms; then
+/// an empty page with the cursor unchanged and `replayBehind` set); on the primary at once.
+#[pg_extern(volatile, security_definer, name = "list_events_page")]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page_at_horizon(
+    since_idx: i64,
+    filter: JsonB,
+    limit: i32,
+    horizon_idx: i64,
+    horizon_lsn: Lsn,
+    replay_timeout_ms: default!(i32, 10000),
+) -> JsonbValue {
+    let filter = filter_from_jsonb(Some(filter));
+    page_json_at_horizon(since_idx, &filter, limit, horizon_idx, horizon_lsn, replay_timeout_ms)
+}
+
+/// list_events_page at a horizon, for an untyped filter literal.
+#[pg_extern(volatile, security_definer, name = "list_events_page")]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page_at_horizon_text(
+    since_idx: i64,
+    filter: &str,
+    limit: i32,
+    horizon_idx: i64,
+    horizon_lsn: Lsn,
+    replay_timeout_ms: default!(i32, 10000),
+) -> JsonbValue {
+    let filter = CompiledFilter::from_json(filter).or_raise();
+    page_json_at_horizon(since_idx, &filter, limit, horizon_idx, horizon_lsn, replay_timeout_ms)
+}
+
+fn page_json_at_horizon(
+    since_idx: i64,
+    filter: &CompiledFilter,
+    limit: i32,
+    horizon_idx: i64,
+    horizon_lsn: Lsn,
+    replay_timeout_ms: i32,
+) -> JsonbValue {
+    match standby::replayed_horizon(since_idx, limit, horizon_idx, horizon_lsn, replay_timeout_ms) {
+        Some(h) => read_page_json(since_idx, filter, limit, Below::Replayed(h)),
+        None => standby::replay_behind_json(since_idx),
+    }
+}
+
+/// The binary twin of list_events_page at a horizon (protobuf filter and EventPage).
+#[pg_extern(volatile, security_definer, name = "list_events_page")]
+#[search_path(pg_catalog, pg_temp)]
+fn list_events_page_at_horizon_protobuf(
+    since_idx: i64,
+    filter: &[u8],
+    limit: i32,
+    horizon_idx: i64,
+    horizon_lsn: Lsn,
+    replay_timeout_ms: default!(i32, 10000),
+) -> Vec<u8> {
+    let filter = filter_from_protobuf(filter);
+    let page = match standby::replayed_horizon(since_idx, limit, horizon_idx, horizon_lsn, replay_timeout_ms) {
+        Some(h) => read_page(since_idx, &filter, limit, Below::Replayed(h)).to_proto(),
+        None => standby::replay_behind_page(since_idx),
+    };
+    prost::Message::encode_to_vec(&page)
 }
 
 /// Blocks until the append holding in-flight idx `idx` commits or rolls back (true), or

@@ -15,6 +15,7 @@ mod maintenance;
 mod no_loss;
 mod read;
 mod spi;
+mod standby;
 mod store;
 mod views;
 mod write;

@@ -64,6 +64,7 @@ impl Page {
             next_idx: self.next_idx,
             has_more: self.has_more,
             in_flight_idx: self.in_flight_idx,
+            replay_behind: false,
         }
     }
 
@@ -110,15 +111,24 @@ pub fn check_bounds(since_idx: i64, limit: i32) {
     }
 }
 
+/// The horizon a page is read below.
+#[derive(Clone, Copy)]
+pub enum Below {
+    /// This server's no-loss horizon, computed for the read (on the primary).
+    OwnHorizon,
+    /// A horizon the primary computed that this server has replayed (src/standby).
+    Replayed(Horizon),
+}
+
 /// Events with idx > since_idx matching `filter`, ascending, at most `limit`, all at or
 /// below the horizon. `next_idx` moves past every event scanned, matching or not.
-pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32) -> Page {
-    read(since_idx, filter, limit, |_, _, page| page)
+pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> Page {
+    read(since_idx, filter, limit, below, |_, _, page| page)
 }
 
 /// [`read_page`] as an EventPage in proto3 JSON.
-pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32) -> JsonbValue {
-    read(since_idx, filter, limit, |client, st, page| page.to_json(client, st))
+pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> JsonbValue {
+    read(since_idx, filter, limit, below, |client, st, page| page.to_json(client, st))
 }
 
 /// Reads one page and hands it to `finish` in the same SPI connection.
@@ -126,12 +136,16 @@ fn read<R>(
     since_idx: i64,
     filter: &CompiledFilter,
     limit: i32,
+    below: Below,
     finish: impl FnOnce(&SpiClient<'_>, &Statements, Page) -> R,
 ) -> R {
     check_bounds(since_idx, limit);
     Spi::connect(|client| {
         let st = statements(client);
-        let h = horizon(client, st);
+        let h = match below {
+            Below::OwnHorizon => horizon(client, st),
+            Below::Replayed(h) => h,
+        };
         finish(client, st, page_below(client, st, since_idx, filter, limit, h))
     })
 }

@@ -76,6 +76,9 @@ FROM (SELECT pg_catalog.string_agg(sig, ', ' ORDER BY sig) AS missing FROM (
         'bel.bel_append(jsonb)', 'bel.bel_append(text)', 'bel.bel_append(bytea)', 'bel.bel_append_batch(jsonb)',
         'bel.list_events(bigint,jsonb,integer)', 'bel.list_events_page(bigint,jsonb,integer)',
         'bel.list_events_page(bigint,text,integer)', 'bel.list_events_page(bigint,bytea,integer)',
+        'bel.list_events_page(bigint,jsonb,integer,bigint,pg_lsn,integer)',
+        'bel.list_events_page(bigint,text,integer,bigint,pg_lsn,integer)',
+        'bel.list_events_page(bigint,bytea,integer,bigint,pg_lsn,integer)', 'bel.horizon()',
         'bel.wait_for_append(bigint,integer)', 'bel.partition_status(text[],text,integer)',
         'bel.partition_counts(text[])', 'bel.build_requests(bigint,integer)', 'bel.build_summary(text)',
         'bel.job_runs(text,text)', 'bel.transitions()', 'bel.verify()', 'bel.rebuild_projections()',
@@ -106,6 +109,16 @@ SELECT pg_temp.check(pg_catalog.octet_length(bel.list_events_page(0, ''::bytea, 
 SELECT pg_temp.check((bel.list_events_page(0, '{"jobRunIds":["j-old-2"]}'::text, 100) -> 'events') =
                      (bel.list_events_page(0, '{"jobRunIds":["j-old-2"]}'::jsonb, 100) -> 'events'),
                      'bel.list_events_page(text) = (jsonb)');
+-- Below the primary's own bel.horizon() (the standby read, here on the primary): the same events.
+SELECT pg_temp.check((bel.list_events_page(0, '{}'::jsonb, 10000, h.horizon_idx, h.horizon_lsn) -> 'events') =
+                     (bel.list_events_page(0, '{}'::jsonb, 10000) -> 'events')
+                     AND (bel.list_events_page(0, '{}'::text, 10000, h.horizon_idx, h.horizon_lsn, 0) -> 'events') =
+                     (bel.list_events_page(0, '{}'::jsonb, 10000) -> 'events')
+                     AND bel.list_events_page(0, ''::bytea, 10000, h.horizon_idx, h.horizon_lsn) =
+                     bel.list_events_page(0, ''::bytea, 10000)
+                     AND h.in_flight_idx = 0,
+                     'bel.list_events_page at bel.horizon() (jsonb, text, bytea) = the page without')
+FROM bel.horizon() h;
 
 -- The log stays append-only (bel.refuse_change), for the superuser too.
 DO $$

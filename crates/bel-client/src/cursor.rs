@@ -123,7 +123,13 @@ mod tests {
     }
 
     fn page(idxs: &[i64], next_idx: i64, has_more: bool, in_flight_idx: i64) -> EventPage {
-        EventPage { events: idxs.iter().copied().map(event).collect(), next_idx, has_more, in_flight_idx }
+        EventPage {
+            events: idxs.iter().copied().map(event).collect(),
+            next_idx,
+            has_more,
+            in_flight_idx,
+            ..Default::default()
+        }
     }
 
     fn idxs(accepted: &AcceptedPage) -> Vec<i64> {

@@ -279,6 +279,7 @@ mod tests {
             next_idx: 9,
             has_more: true,
             in_flight_idx: 10,
+            replay_behind: false,
         };
         assert_eq!(decode_page("application/x-protobuf", &page.encode_to_vec()).unwrap(), page);
         let json = serde_json::to_vec(&page).unwrap();

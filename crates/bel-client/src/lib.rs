@@ -8,6 +8,9 @@
 //!   - [`PgGraphService`] over tokio-postgres (binary protobuf on the wire; followers woken
 //!     by `NOTIFY bel_events`, polling as the fallback; TLS per `sslmode`);
 //!   - [`HttpGraphService`] over `bel serve` (long poll; http or https).
+//!
+//!   [`PgGraphService::subscribe_replica`] follows the log on a hot standby: pages from the
+//!   standby, only the horizon from the primary.
 //! - [`cursor`]: the pure rules that make following exact, shared by both.
 //! - [`sql`]: one function per SQL call, usable inside your own transactions.
 //!
@@ -45,6 +48,7 @@ mod error;
 mod follow;
 mod http;
 mod partition;
+mod replica;
 mod service;
 pub mod sql;
 mod subscription;

@@ -8,7 +8,8 @@ use bel_core::pb::{BuildEvent, EventFilter, EventPage, PartitionStatus};
 use bel_core::status::Status;
 use bel_core::{ErrorClass, Rejection};
 use prost::Message;
-use tokio_postgres::GenericClient;
+use tokio_postgres::types::PgLsn;
+use tokio_postgres::{GenericClient, Row};
 
 use crate::error::{Error, Result};
 
@@ -90,6 +91,53 @@ pub async fn list_events_page(
             &[&since_idx, &filter.encode_to_vec(), &limit],
         )
         .await?;
+    decode_page(&row)
+}
+
+/// The primary's no-loss horizon, from `bel.horizon()`: a standby serves the events at or
+/// below `idx` once it has replayed the primary's WAL up to `lsn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    /// Every idx at or below it is committed or rolled back for good.
+    pub idx: i64,
+    /// The primary's WAL position at or after the commit records of those appends.
+    pub lsn: PgLsn,
+    /// The first idx of the append in flight that holds the horizon back (0 when none).
+    pub in_flight_idx: i64,
+}
+
+/// `bel.horizon()`, on the primary (refused on a standby, and in a transaction that has
+/// written).
+pub async fn horizon(client: &impl GenericClient) -> Result<Horizon> {
+    let row = client.query_one("select horizon_idx, horizon_lsn, in_flight_idx from bel.horizon()", &[]).await?;
+    Ok(Horizon { idx: row.try_get(0)?, lsn: row.try_get(1)?, in_flight_idx: row.try_get(2)? })
+}
+
+/// `bel.list_events_page(bigint, bytea, int, bigint, pg_lsn, int)`, on a standby (or the
+/// primary): [`list_events_page`] below `horizon`, once the server has replayed the
+/// primary's WAL up to `horizon.lsn`. It waits up to `replay_wait` for that, then returns
+/// an empty page with `replay_behind` set and the cursor unchanged. The timeout is capped
+/// at `i32::MAX` milliseconds.
+pub async fn list_events_page_at(
+    client: &impl GenericClient,
+    since_idx: i64,
+    filter: &EventFilter,
+    limit: i64,
+    horizon: &Horizon,
+    replay_wait: Duration,
+) -> Result<EventPage> {
+    let limit = page_limit_param(limit)?;
+    let replay_wait_ms = i32::try_from(replay_wait.as_millis()).unwrap_or(i32::MAX);
+    let row = client
+        .query_one(
+            "select bel.list_events_page($1::bigint, $2::bytea, $3::int, $4::bigint, $5::pg_lsn, $6::int)",
+            &[&since_idx, &filter.encode_to_vec(), &limit, &horizon.idx, &horizon.lsn, &replay_wait_ms],
+        )
+        .await?;
+    decode_page(&row)
+}
+
+fn decode_page(row: &Row) -> Result<EventPage> {
     let bytes: Option<Vec<u8>> = row.try_get(0)?;
     let bytes =
         bytes.ok_or_else(|| Error::Decode { what: "bel.v1.EventPage", reason: "the server returned NULL".into() })?;

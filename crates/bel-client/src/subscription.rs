@@ -35,6 +35,10 @@ pub struct SubscribeOptions {
     /// HTTP: how long the server may hold a request while there is nothing new (`wait_ms`,
     /// 1 ms..=30 s). Default 25 s.
     pub long_poll_wait: Duration,
+    /// SQL on a standby ([`crate::PgGraphService::subscribe_replica`]): longest wait of one
+    /// page read for the standby to replay up to the primary's horizon; after it the
+    /// follower asks again. Default 5 s.
+    pub replay_wait: Duration,
     /// When and how often to reconnect after a lost connection.
     pub reconnect: Reconnect,
 }
@@ -46,6 +50,7 @@ impl Default for SubscribeOptions {
             poll_interval: Duration::from_secs(1),
             append_wait_timeout: Duration::from_secs(5),
             long_poll_wait: Duration::from_secs(25),
+            replay_wait: Duration::from_secs(5),
             reconnect: Reconnect::default(),
         }
     }
@@ -64,6 +69,9 @@ impl SubscribeOptions {
         }
         if self.append_wait_timeout.as_millis() == 0 {
             return invalid("append_wait_timeout must be at least 1 ms".into());
+        }
+        if self.replay_wait.as_millis() == 0 {
+            return invalid("replay_wait must be at least 1 ms".into());
         }
         if self.long_poll_wait.as_millis() == 0 || self.long_poll_wait > MAX_LONG_POLL_WAIT {
             return invalid(format!("long_poll_wait must be 1 ms..={} s", MAX_LONG_POLL_WAIT.as_secs()));
@@ -253,6 +261,7 @@ mod tests {
             SubscribeOptions { poll_interval: Duration::from_micros(10), ..Default::default() },
             SubscribeOptions { append_wait_timeout: Duration::ZERO, ..Default::default() },
             SubscribeOptions { long_poll_wait: Duration::ZERO, ..Default::default() },
+            SubscribeOptions { replay_wait: Duration::from_micros(999), ..Default::default() },
             SubscribeOptions { long_poll_wait: Duration::from_secs(31), ..Default::default() },
             SubscribeOptions {
                 reconnect: Reconnect { first_delay: Duration::ZERO, ..Default::default() },

@@ -150,6 +150,7 @@ mod tests {
             next_idx: 7,
             has_more,
             in_flight_idx: 0,
+            replay_behind: false,
         };
         FetchedPage::decode(page.encode_to_vec()).unwrap()
     }
