@@ -224,7 +224,7 @@ impl Browser {
             "return document.readyState === 'complete' && location.href.includes({})",
             serde_json::to_string(part).expect("a string")
         );
-        self.wait_until(&script, Duration::from_secs(10)).await;
+        self.wait_until(&script, Duration::from_secs(30)).await;
     }
 
     /// The values of attribute `attribute` of the elements matching `selector`, in order.
