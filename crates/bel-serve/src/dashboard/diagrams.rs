@@ -65,12 +65,13 @@ pub async fn show(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
                 h2 { (title(entity)) }
                 (render(entity, &layout(&edges)))
                 details {
-                    summary { (edges.len()) " transitions" }
+                    summary { (edges.len()) " transitions and their conditions" }
                     table.grid.compact {
-                        thead { tr { th { "From" } th { "To" } } }
+                        thead { tr { th { "From" } th { "To" } th { "Condition" } } }
                         tbody { @for t in &edges { tr {
-                            td { @match &t.from { Some(from) => { (from) } None => { span.muted { "(none)" } } } }
-                            td { (t.to) }
+                            td.nowrap { @match &t.from { Some(from) => { (from) } None => { span.muted { "(none)" } } } }
+                            td.nowrap { (t.to) }
+                            td { @match &t.condition { Some(condition) => { (condition) } None => { span.muted { "—" } } } }
                         } } }
                     }
                 }
@@ -317,6 +318,7 @@ mod tests {
                 entity: row.entity.to_owned(),
                 from: row.from_state.map(str::to_owned),
                 to: row.to_state.to_owned(),
+                condition: row.condition.map(str::to_owned),
             })
             .collect()
     }

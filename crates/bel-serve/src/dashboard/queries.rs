@@ -61,20 +61,25 @@ pub struct Transition {
     pub entity: String,
     pub from: Option<String>,
     pub to: String,
+    /// What the edge needs besides the entity's own state, in words.
+    pub condition: Option<String>,
 }
 
-/// `bel.transitions()`, in the extension's order.
+/// `bel.transitions()`, in the extension's order. Its `condition` column came with 0.2.0's
+/// no-dead-ends rules; an installation without it shows no conditions.
 pub async fn transitions(db: &Db) -> Result<Vec<Transition>, DbError> {
     db.read(|| async move {
         let client = db.client().await?;
-        let statement = client.prepare_cached("select entity, from_state, to_state from bel.transitions()").await?;
+        let statement = client.prepare_cached("select * from bel.transitions()").await?;
         let rows = client.query(&statement, &[]).await?;
+        let has_condition = statement.columns().iter().any(|column| column.name() == "condition");
         rows.iter()
             .map(|row| {
                 Ok(Transition {
-                    entity: row.try_get(0).map_err(unexpected)?,
-                    from: row.try_get(1).map_err(unexpected)?,
-                    to: row.try_get(2).map_err(unexpected)?,
+                    entity: row.try_get("entity").map_err(unexpected)?,
+                    from: row.try_get("from_state").map_err(unexpected)?,
+                    to: row.try_get("to_state").map_err(unexpected)?,
+                    condition: if has_condition { row.try_get("condition").map_err(unexpected)? } else { None },
                 })
             })
             .collect()
