@@ -19,7 +19,7 @@
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
 #   http     cargo test -p bel-http-tests -- --test-threads=1   (bel serve started in-process: followers
 #            under writers and across a restart, long-poll wake-ups and timeouts, errors, caching,
-#            views) against the cluster of port 54330 and the step's own cluster on port 54351
+#            views, the database over TLS) against the cluster of port 54330 and the step's own cluster on port 54351
 #            (prepared transactions on; the outage test stops and starts it), stopped at the end
 #   browser  cargo test -p bel-browser-tests -- --test-threads=1   (the dashboard in headless Chromium
 #            through chromedriver: pages without console errors, the partition filter, the live tail,
@@ -176,8 +176,8 @@ step_regress() {
   bash "$BEL_SCRIPTS/pg-regress.sh" regress
 }
 
-# SQL over TLS (tests/client/tests/sql_tls.rs): a throwaway CA and a server certificate it
-# signs for localhost and 127.0.0.1, switched on with ALTER SYSTEM and a reload
+# SQL over TLS (tests/client/tests/sql_tls.rs, tests/http/tests/serve/tls.rs): a throwaway
+# CA and a server certificate it signs for localhost and 127.0.0.1, switched on with ALTER SYSTEM and a reload
 # (unix-socket connections, which the other tests use, are unaffected). Prints the CA
 # certificate's path.
 enable_test_tls() {
@@ -199,7 +199,7 @@ enable_test_tls() {
     -c "select pg_reload_conf()" >/dev/null || return 1
   # The reload is asynchronous: wait until a TLS connection is accepted.
   for i in $(seq 50); do
-    if "$PG_BIN/psql" -X -q -t "host=localhost port=$TEST_PORT user=postgres dbname=$TEST_DB sslmode=require" \
+    if "$PG_BIN/psql" -X -q -t "host=localhost port=$TEST_PORT user=postgres dbname=postgres sslmode=require" \
       -c "select 1" >/dev/null 2>&1; then
       echo "$dir/ca.crt"
       return 0
@@ -245,9 +245,11 @@ step_http() {
   pg_test start || return 1
   STARTED_HTTP_CLUSTER=1
   pg_http start || return 1
-  local rc=0
+  local rc=0 root_cert
+  root_cert="$(enable_test_tls)" || return 1
   env "${HTTP_PG_ENV[@]}" BEL_TEST_DSN="$(pg_test dsn postgres)" BEL_TEST_HTTP_DSN="$(pg_http dsn postgres)" \
-    BEL_TEST_HTTP_PORT="$HTTP_PORT" cargo test -p bel-http-tests -- --test-threads=1 || rc=1
+    BEL_TEST_HTTP_PORT="$HTTP_PORT" BEL_TEST_TLS_DSN="port=$TEST_PORT user=postgres" BEL_TEST_TLS_ROOT_CERT="$root_cert" \
+    cargo test -p bel-http-tests -- --test-threads=1 || rc=1
   pg_http stop || rc=1
   STARTED_HTTP_CLUSTER=0
   return "$rc"

@@ -108,6 +108,8 @@ pub enum Command {
     ///
     /// Long-polled event pages for graphs that cannot reach the database, the views, a
     /// health check and Prometheus metrics. The database role needs only bel_reader.
+    /// Every database connection uses TLS as --dsn's sslmode says (verify-full checks the
+    /// certificate and the host name); a certificate refused answers 503 with the reason.
     Serve(bel_serve::ServeArgs),
 }
 

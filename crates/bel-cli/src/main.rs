@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bel_client::{
-    BuildEvent, DatabaseConfig, Error, GraphService, HttpGraphService, PgGraphService, SslMode, SubscribeOptions,
-    Subscription,
+    BuildEvent, DatabaseConfig, Error, GraphService, HttpGraphService, PgGraphService, SubscribeOptions, Subscription,
 };
 use clap::Parser;
 use futures_util::StreamExt;
@@ -198,16 +197,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve(args) => {
             let serve_failed = |error: bel_serve::ServeError| Failure::Io(io::Error::other(error.to_string()));
-            let database = config(dsn)?;
-            // bel serve's pool connects without TLS for now: refuse rather than connect in
-            // plain text to a server the DSN asks to reach over TLS.
-            if !matches!(database.ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-                return Err(Failure::Usage {
-                    message: "bel serve does not connect to Postgres over TLS yet".into(),
-                    hint: "run it next to the database (unix socket or a trusted network) with sslmode=disable".into(),
-                });
-            }
-            let config = args.into_config(database.config().clone()).map_err(serve_failed)?;
+            // The pool and the LISTEN connection use TLS as the DSN's sslmode says.
+            let config = args.into_config(config(dsn)?).map_err(serve_failed)?;
             bel_serve::log_to_stderr();
             bel_serve::serve(config).await.map_err(serve_failed)?;
         }

@@ -5,11 +5,10 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, Connection, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Connection};
 
 use crate::dsn::DatabaseConfig;
 use crate::error::{Error, Result};
-use crate::tls::SqlTls;
 
 /// A client whose connection runs in a spawned task, with what that task observed.
 pub(crate) struct DrivenConnection {
@@ -40,16 +39,8 @@ impl DrivenConnection {
 /// Connects (with TLS when the configuration asks for it) and spawns the task that drives
 /// the connection.
 pub(crate) async fn open_connection(config: &DatabaseConfig) -> Result<DrivenConnection> {
-    match config.tls() {
-        SqlTls::Off => {
-            let (client, connection) = config.config().connect(NoTls).await?;
-            Ok(drive(client, connection))
-        }
-        SqlTls::Rustls(tls) => {
-            let (client, connection) = config.config().connect(tls.clone()).await?;
-            Ok(drive(client, connection))
-        }
-    }
+    let (client, connection) = config.config().connect(config.tls_connector()).await?;
+    Ok(drive(client, connection))
 }
 
 /// tokio-postgres delivers notifications only through `Connection::poll_message`, so the

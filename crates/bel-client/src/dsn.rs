@@ -10,7 +10,7 @@ use percent_encoding::percent_decode_str;
 use tokio_postgres::Config;
 
 use crate::error::{Error, Result};
-use crate::tls::{self, SqlTls};
+use crate::tls::{self, SqlTlsConnector};
 
 /// libpq's `sslmode`, as this client applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,8 @@ pub enum SslMode {
     /// No TLS.
     Disable,
     /// The default: no TLS, as before this client supported TLS (libpq would try TLS
-    /// first; use `require` or stronger to encrypt).
+    /// first; use `require` or stronger to encrypt). [`DatabaseConfig::config`] says
+    /// `disable` for it, which is what is done.
     Prefer,
     /// TLS, refusing a server without it; the certificate is not checked (libpq's
     /// `require`), unless `sslrootcert` is given, which makes it `verify-ca` (as in libpq).
@@ -59,7 +60,7 @@ pub(crate) enum RootCerts {
 pub struct DatabaseConfig {
     config: Config,
     ssl_mode: SslMode,
-    tls: SqlTls,
+    tls: SqlTlsConnector,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -94,7 +95,10 @@ impl DatabaseConfig {
         Ok(DatabaseConfig { config: with_ssl_mode(config, ssl_mode), ssl_mode, tls })
     }
 
-    /// The tokio-postgres configuration (host, user, database, ...).
+    /// The tokio-postgres configuration (host, user, database, ...). Its `sslmode` is
+    /// `disable` for [`SslMode::Disable`] and [`SslMode::Prefer`] and `require` for the
+    /// others: connect with it and [`DatabaseConfig::tls_connector`] to connect as this
+    /// client does.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -104,8 +108,11 @@ impl DatabaseConfig {
         self.ssl_mode
     }
 
-    pub(crate) fn tls(&self) -> &SqlTls {
-        &self.tls
+    /// The TLS connector for [`DatabaseConfig::config`], e.g.
+    /// `config.config().connect(config.tls_connector())`, or for a pool:
+    /// `deadpool_postgres::Manager::from_config(config.config().clone(), config.tls_connector(), ..)`.
+    pub fn tls_connector(&self) -> SqlTlsConnector {
+        self.tls.clone()
     }
 }
 
@@ -122,22 +129,24 @@ impl From<Config> for DatabaseConfig {
     /// require encrypts without checking the certificate.
     fn from(config: Config) -> Self {
         let (ssl_mode, tls) = match config.get_ssl_mode() {
-            tokio_postgres::config::SslMode::Disable => (SslMode::Disable, SqlTls::Off),
-            // Without a TLS setup (it cannot fail with ring) tokio-postgres refuses to
-            // connect with require, so a failure here never downgrades to plain text.
-            tokio_postgres::config::SslMode::Require => (SslMode::Require, tls::encrypt_only().unwrap_or(SqlTls::Off)),
-            _ => (SslMode::Prefer, SqlTls::Off),
+            tokio_postgres::config::SslMode::Disable => (SslMode::Disable, SqlTlsConnector::plain()),
+            // Without a TLS setup (it cannot fail with ring) the handshake fails, so a
+            // failure here never downgrades to plain text.
+            tokio_postgres::config::SslMode::Require => {
+                (SslMode::Require, tls::encrypt_only().unwrap_or_else(|_| SqlTlsConnector::plain()))
+            }
+            _ => (SslMode::Prefer, SqlTlsConnector::plain()),
         };
-        DatabaseConfig { config, ssl_mode, tls }
+        DatabaseConfig { config: with_ssl_mode(config, ssl_mode), ssl_mode, tls }
     }
 }
 
-/// tokio-postgres's own mode for ours: with TLS it must refuse a server without TLS.
+/// tokio-postgres's own mode for ours: with TLS it must refuse a server without TLS;
+/// without, it must not try TLS (its `prefer` would, with any connector but `NoTls`).
 fn with_ssl_mode(mut config: Config, mode: SslMode) -> Config {
     use tokio_postgres::config::SslMode as Pg;
     config.ssl_mode(match mode {
-        SslMode::Disable => Pg::Disable,
-        SslMode::Prefer => Pg::Prefer,
+        SslMode::Disable | SslMode::Prefer => Pg::Disable,
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => Pg::Require,
     });
     config
@@ -286,7 +295,9 @@ mod tests {
     fn modes() {
         let mode = |dsn: &str| DatabaseConfig::parse(dsn).map(|c| (c.ssl_mode(), c.config().get_ssl_mode()));
         use tokio_postgres::config::SslMode as Pg;
-        assert_eq!(mode("host=h").unwrap(), (SslMode::Prefer, Pg::Prefer));
+        // prefer connects without TLS (see SslMode::Prefer), and the config says so.
+        assert_eq!(mode("host=h").unwrap(), (SslMode::Prefer, Pg::Disable));
+        assert_eq!(mode("host=h sslmode=prefer").unwrap(), (SslMode::Prefer, Pg::Disable));
         assert_eq!(mode("host=h sslmode=disable").unwrap(), (SslMode::Disable, Pg::Disable));
         assert_eq!(mode("host=h sslmode=require").unwrap(), (SslMode::Require, Pg::Require));
         assert_eq!(mode("postgresql://h/db?sslmode=require").unwrap(), (SslMode::Require, Pg::Require));
@@ -303,10 +314,13 @@ mod tests {
 
     #[test]
     fn configs_built_in_code_keep_their_meaning() {
+        use tokio_postgres::config::SslMode as Pg;
         let mut config = Config::new();
         config.host("h");
-        assert_eq!(DatabaseConfig::from(config.clone()).ssl_mode(), SslMode::Prefer);
-        config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        assert_eq!(DatabaseConfig::from(config).ssl_mode(), SslMode::Require);
+        let prefer = DatabaseConfig::from(config.clone());
+        assert_eq!((prefer.ssl_mode(), prefer.config().get_ssl_mode()), (SslMode::Prefer, Pg::Disable));
+        config.ssl_mode(Pg::Require);
+        let require = DatabaseConfig::from(config);
+        assert_eq!((require.ssl_mode(), require.config().get_ssl_mode()), (SslMode::Require, Pg::Require));
     }
 }

@@ -61,6 +61,7 @@ pub use http::{HttpGraphService, PROTOBUF_MEDIA_TYPE};
 pub use service::{GraphService, PgGraphService};
 pub use sql::{PartitionStatusRow, Transition};
 pub use subscription::{Reconnect, SubscribeOptions, Subscription, MAX_LONG_POLL_WAIT};
+pub use tls::{SqlTlsConnect, SqlTlsConnector, SqlTlsHandshake};
 
 /// The generated protobuf types this API uses, re-exported for convenience.
 pub use bel_core::pb::{BuildEvent, EventFilter, EventPage};

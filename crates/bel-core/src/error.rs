@@ -50,7 +50,8 @@ pub struct Rejection {
     pub detail: Option<String>,
     pub hint: Option<String>,
     /// Events that, appended first, let the refused event through; `hint` shows them.
-    pub remedy: Option<Remedy>,
+    /// Boxed: refusals travel in `Result`s, which stay small.
+    pub remedy: Option<Box<Remedy>>,
 }
 
 /// What to append before a refused event. The HINT shows it as one ready-to-run
@@ -96,7 +97,7 @@ impl Rejection {
     /// Sets the remedy, and the hint that shows it.
     pub fn remedy(mut self, remedy: Remedy) -> Self {
         self.hint = Some(remedy.call_hint());
-        self.remedy = Some(remedy);
+        self.remedy = Some(Box::new(remedy));
         self
     }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {

@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use bel_client::DatabaseConfig;
+
 use crate::error::ServeError;
 
 /// Where `bel serve` listens unless told otherwise.
@@ -31,7 +33,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The configuration for `database`, with the token read from --token-file.
-    pub fn into_config(self, database: tokio_postgres::Config) -> Result<ServeConfig, ServeError> {
+    pub fn into_config(self, database: DatabaseConfig) -> Result<ServeConfig, ServeError> {
         let token = self.token_file.as_deref().map(BearerToken::from_file).transpose()?;
         Ok(ServeConfig { listen: self.listen, database, token, pool_size: self.pool_size })
     }
@@ -42,8 +44,9 @@ impl ServeArgs {
 pub struct ServeConfig {
     /// The address to bind (port 0 picks a free port; see `Server::local_addr`).
     pub listen: SocketAddr,
-    /// A database with `CREATE EXTENSION bel`; the role needs only `bel_reader`.
-    pub database: tokio_postgres::Config,
+    /// A database with `CREATE EXTENSION bel`; the role needs only `bel_reader`. Its
+    /// `sslmode` (and `sslrootcert`) decide TLS for every connection the server makes.
+    pub database: DatabaseConfig,
     /// When set, every route but /healthz requires it.
     pub token: Option<BearerToken>,
     /// Pooled database connections.
@@ -52,7 +55,7 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Defaults: loopback port 8080, no token, the default pool size.
-    pub fn new(database: tokio_postgres::Config) -> Self {
+    pub fn new(database: DatabaseConfig) -> Self {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database,
@@ -131,7 +134,7 @@ mod tests {
         serve: ServeArgs,
     }
 
-    fn database() -> tokio_postgres::Config {
+    fn database() -> DatabaseConfig {
         "host=x".parse().unwrap()
     }
 

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bel_client::SqlTlsConnector;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 use crate::error::ServeError;
 use crate::metrics::Metrics;
@@ -78,7 +78,7 @@ impl From<tokio::task::JoinError> for DbError {
 
 /// tokio-postgres's Display leaves out the cause ("error connecting to server"), which is
 /// the useful part ("Connection refused").
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
@@ -100,9 +100,15 @@ pub struct Db {
 }
 
 impl Db {
-    /// A pool of at most `size` connections made with `config`; none is opened yet.
-    pub fn new(config: tokio_postgres::Config, size: usize, metrics: Arc<Metrics>) -> Result<Self, ServeError> {
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    /// A pool of at most `size` connections made with `config` and `tls` (plain or TLS as
+    /// the config's sslmode says); none is opened yet.
+    pub fn new(
+        config: tokio_postgres::Config,
+        tls: SqlTlsConnector,
+        size: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ServeError> {
+        let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(size)
             .wait_timeout(Some(POOL_TIMEOUT))

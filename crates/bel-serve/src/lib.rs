@@ -14,7 +14,10 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bel_serve::ServeError> {
-//! let database = "host=/var/run/postgresql dbname=builds user=bel_web".parse().expect("a valid DSN");
+//! // libpq's sslmode and sslrootcert apply, as in the rest of bel (bel_client::DatabaseConfig).
+//! let database = "host=db.example dbname=builds user=bel_web sslmode=verify-full sslrootcert=/etc/bel/root.crt"
+//!     .parse()
+//!     .expect("a valid DSN");
 //! let mut config = bel_serve::ServeConfig::new(database);
 //! config.listen = "127.0.0.1:0".parse().expect("an address");
 //! let server = bel_serve::Server::bind(config).await?;
@@ -40,6 +43,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bel_client::SqlTlsConnector;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +63,7 @@ pub const APPLICATION_NAME: &str = "bel serve";
 pub struct Server {
     listener: TcpListener,
     pg_config: tokio_postgres::Config,
+    tls: SqlTlsConnector,
     state: AppState,
     shutdown: CancellationToken,
 }
@@ -67,20 +72,22 @@ impl Server {
     /// Checks `config` (see [`ServeConfig::check`]) and binds its address.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         config.check()?;
-        let mut pg_config = config.database;
+        // Every connection (pool, LISTEN) is plain or TLS as the DSN's sslmode says.
+        let tls = config.database.tls_connector();
+        let mut pg_config = config.database.config().clone();
         // So its connections are recognisable in pg_stat_activity.
         if pg_config.get_application_name().is_none() {
             pg_config.application_name(APPLICATION_NAME);
         }
         let metrics = Arc::new(Metrics::new());
-        let db = Db::new(pg_config.clone(), config.pool_size, metrics.clone())?;
+        let db = Db::new(pg_config.clone(), tls.clone(), config.pool_size, metrics.clone())?;
         let shutdown = CancellationToken::new();
         let hub = Arc::new(Hub::new(metrics.clone(), shutdown.clone()));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
         let state = AppState::new(db, hub, metrics, config.token);
-        Ok(Server { listener, pg_config, state, shutdown })
+        Ok(Server { listener, pg_config, tls, state, shutdown })
     }
 
     /// The bound address (the actual port when the configuration asked for port 0).
@@ -92,10 +99,10 @@ impl Server {
     /// Serves until `shutdown` completes, then stops: waiting long polls answer at once,
     /// requests in progress finish, the background tasks end.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-        let Server { listener, pg_config, state, shutdown: stop } = self;
+        let Server { listener, pg_config, tls, state, shutdown: stop } = self;
         let hub = state.hub().clone();
         let metrics = state.metrics().clone();
-        let listen_task = tokio::spawn(longpoll::listener::run(pg_config, hub.clone(), metrics, stop.clone()));
+        let listen_task = tokio::spawn(longpoll::listener::run(pg_config, tls, hub.clone(), metrics, stop.clone()));
         let in_flight_task = tokio::spawn(longpoll::in_flight::run(state.db().clone(), hub, stop.clone()));
         let app = router::router(state);
         let stopping = stop.clone();

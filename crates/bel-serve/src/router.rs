@@ -44,8 +44,8 @@ mod tests {
     /// A router whose database is unreachable (nothing listens on port 1).
     fn app(token: Option<&str>) -> (Router, AppState) {
         let metrics = Arc::new(Metrics::new());
-        let config: tokio_postgres::Config = "host=127.0.0.1 port=1 user=nobody connect_timeout=2".parse().unwrap();
-        let db = Db::new(config, 2, metrics.clone()).unwrap();
+        let config: bel_client::DatabaseConfig = "host=127.0.0.1 port=1 user=nobody connect_timeout=2".parse().unwrap();
+        let db = Db::new(config.config().clone(), config.tls_connector(), 2, metrics.clone()).unwrap();
         let hub = Arc::new(Hub::new(metrics.clone(), CancellationToken::new()));
         let state = AppState::new(db, hub, metrics, token.map(|t| BearerToken::new(t).unwrap()));
         (router(state.clone()), state)

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use bel_client::SqlTlsConnector;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config};
 use tokio_util::sync::CancellationToken;
 
+use crate::db::with_causes;
 use crate::longpoll::Hub;
 use crate::metrics::Metrics;
 
@@ -32,8 +34,8 @@ struct Listening {
     payloads: mpsc::UnboundedReceiver<String>,
 }
 
-async fn listen(config: &Config) -> Result<Listening, tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+async fn listen(config: &Config, tls: &SqlTlsConnector) -> Result<Listening, tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let (sender, payloads) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -46,7 +48,7 @@ async fn listen(config: &Config) -> Result<Listening, tokio_postgres::Error> {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!("the LISTEN connection failed: {error}");
+                    tracing::warn!("the LISTEN connection failed: {}", with_causes(&error));
                     return;
                 }
             }
@@ -56,12 +58,20 @@ async fn listen(config: &Config) -> Result<Listening, tokio_postgres::Error> {
     Ok(Listening { _client: client, payloads })
 }
 
-/// Runs until `shutdown`: (re)connects, listens, wakes the hub on each notification.
-pub async fn run(config: Config, hub: Arc<Hub>, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+/// Runs until `shutdown`: (re)connects (with `tls` as the config's sslmode says), listens,
+/// wakes the hub on each notification.
+pub async fn run(
+    config: Config,
+    tls: SqlTlsConnector,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     loop {
-        let connect = (|| listen(&config))
-            .retry(backoff())
-            .notify(|error, pause| tracing::warn!("cannot LISTEN on {CHANNEL} ({error}); retrying in {pause:?}"));
+        let connect = (|| listen(&config, &tls)).retry(backoff()).notify(|error, pause| {
+            // The causes say why (a refused certificate, a refused connection).
+            tracing::warn!("cannot LISTEN on {CHANNEL} ({}); retrying in {pause:?}", with_causes(error))
+        });
         let mut listening = tokio::select! {
             listening = connect => match listening {
                 Ok(listening) => listening,

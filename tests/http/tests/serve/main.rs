@@ -6,4 +6,5 @@ mod errors;
 mod follow;
 mod long_poll;
 mod outage;
+mod tls;
 mod views;
