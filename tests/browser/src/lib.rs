@@ -262,9 +262,50 @@ impl Browser {
         self.client.screenshot().await.expect("screenshot")
     }
 
+    /// Ends the session (chromedriver quits Chromium) and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
-        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Drop for Browser {
+    /// After a failed test (no `close`), Chromium would outlive chromedriver: end
+    /// chromedriver and the browser started with this browser's own profile directory (its
+    /// helper processes follow it), then remove the directory.
+    fn drop(&mut self) {
+        let _ = self.driver.start_kill();
+        let profile = format!("--user-data-dir={}", self.profile.display());
+        let pids: Vec<String> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                cmdline.split(|b| *b == 0).any(|arg| arg == profile.as_bytes()).then(|| pid.to_string())
+            })
+            .collect();
+        if !pids.is_empty() {
+            let _ = std::process::Command::new("kill").arg("-KILL").args(&pids).status();
+            // Until they are gone (or zombies), so that nothing writes into the profile.
+            let running = |pid: &String| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+            };
+            for _ in 0..100 {
+                if !pids.iter().any(running) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // Helper processes may still write a file or two while they notice the browser is gone.
+        for _ in 0..100 {
+            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
