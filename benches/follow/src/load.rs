@@ -1,0 +1,73 @@
+//! The background load: writers appending on their own connections, one event per
+//! transaction, at a total rate or as fast as they can, until stopped.
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::events::{self, Target};
+use crate::Failure;
+
+/// Writers at work.
+pub struct Load {
+    stop: watch::Sender<bool>,
+    writers: Vec<JoinHandle<Result<u64, Failure>>>,
+    started: Instant,
+}
+
+/// What the writers did.
+pub struct LoadDone {
+    pub appends: u64,
+    pub elapsed: Duration,
+}
+
+impl LoadDone {
+    pub fn rate(&self) -> f64 {
+        self.appends as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Starts `writers` writers appending to `target`, `total_rate` events per second between
+/// them (0: each as fast as it can). Event ids start with `w-<tag>-`.
+pub async fn start(dsn: &str, target: Target, writers: usize, total_rate: u32, tag: &str) -> Result<Load, Failure> {
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(writers);
+    for writer in 0..writers {
+        let client = events::connect(dsn).await?;
+        let stopped = stopped.clone();
+        let prefix = format!("w-{tag}-{writer}");
+        let partition_prefix = format!("w/{tag}/{writer}");
+        let pause = (total_rate > 0).then(|| Duration::from_secs_f64(writers as f64 / f64::from(total_rate)));
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = pause.map(tokio::time::interval);
+            if let Some(ticker) = &mut ticker {
+                ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            }
+            let mut appended = 0u64;
+            while !*stopped.borrow() {
+                if let Some(ticker) = &mut ticker {
+                    ticker.tick().await;
+                }
+                let id = format!("{prefix}-{appended}");
+                events::append(&client, target, &id, &format!("{partition_prefix}/{appended}")).await?;
+                appended += 1;
+            }
+            Ok(appended)
+        }));
+    }
+    Ok(Load { stop, writers: tasks, started: Instant::now() })
+}
+
+impl Load {
+    /// Stops the writers and waits for them; fails if any failed.
+    pub async fn stop(self) -> Result<LoadDone, Failure> {
+        // Every receiver may be gone already (all writers failed): their errors follow.
+        let _ = self.stop.send(true);
+        let mut appends = 0;
+        for writer in self.writers {
+            appends += writer.await??;
+        }
+        Ok(LoadDone { appends, elapsed: self.started.elapsed() })
+    }
+}
