@@ -18,6 +18,13 @@
 #          every kind: build request, partition and job run statuses), each client
 #          appending its own builds' events in order
 #   belL   bel_append of those events: the general path (row locks, projection updates)
+# and, in bulk (one client, BENCH_BULK_BATCHES transactions of one batch each):
+#   (m)    a plain multi-row INSERT of 1,000 lifecycle events (100 builds x their first 10
+#          events: received, planning, requested, analyzed, analysis completed, job
+#          scheduled, executing, partition building, job running, partition available)
+#          into bench.plain_events, read from bench.batch_rows (columns already extracted)
+#   belB   select bel.bel_append_batch(...) of the same 1,000 events (one jsonb array, read
+#          from bench.batches), validated, with every projection and index bel keeps
 # in BENCH_ROUNDS interleaved rounds, and prints median tps, average latency and the ratios
 # bel/(a), bel/(b) (belL/(b)L for lifecycles), and bel+f/(b)+f (the cost of following bel with the no-loss cursor,
 # against following a plain table, on the same cores).
@@ -27,6 +34,9 @@
 #   BENCH_ROUNDS=3          interleaved rounds of all workloads; medians are reported
 #   BENCH_CLIENTS="1 8"     client counts
 #   BENCH_FOLLOWER=1        also run bel with a follower (0: skip)
+#   BENCH_SINGLE=1          run the one-event-per-transaction workloads (0: skip them)
+#   BENCH_BULK=1            run the bulk workloads (m) and belB (0: skip them)
+#   BENCH_BULK_BATCHES=100  batches of 1,000 events per bulk run (fresh events every round)
 #   BENCH_POLL_MS=2         the follower's sleep when it is caught up
 #   BENCH_PORT=54331        port of the private bench cluster
 #   BENCH_SKIP_INSTALL=0    1: do not run setup + install-ext (use the installed extension)
@@ -39,6 +49,12 @@ SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8}"
 FOLLOWER="${BENCH_FOLLOWER:-1}"
+SINGLE="${BENCH_SINGLE:-1}"
+BULK="${BENCH_BULK:-1}"
+BULK_BATCHES="${BENCH_BULK_BATCHES:-100}"
+# a batch: BULK_BUILDS builds x the first 10 events of their lifecycle
+BULK_BUILDS=100
+BULK_SIZE=$((BULK_BUILDS * 10))
 POLL_MS="${BENCH_POLL_MS:-2}"
 export BEL_PG_PORT="${BENCH_PORT:-54331}"
 export BEL_PG_ROOT="/var/tmp/bel-$BEL_PG_PORT"
@@ -52,6 +68,7 @@ die() { bel_die bench "$*"; }
 if ! [[ "$SECONDS_PER_RUN" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_SECONDS must be a positive integer"; fi
 if ! [[ "$POLL_MS" =~ ^[0-9]+$ ]]; then die "BENCH_POLL_MS must be an integer"; fi
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_ROUNDS must be a positive integer"; fi
+if ! [[ "$BULK_BATCHES" =~ ^[1-9][0-9]*$ ]]; then die "BENCH_BULK_BATCHES must be a positive integer"; fi
 
 psql_db() { bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
@@ -129,6 +146,15 @@ begin
   end, b)::jsonb || jsonb_build_object('eventId', b || ':' || step, 'buildRequestId', b);
 end
 $$;
+-- Bulk input, made before each bulk run (not timed): the same events as one jsonb array per
+-- batch for bel (stored uncompressed, so reading it costs little) and as rows with the
+-- columns already extracted for the plain INSERT.
+create table bench.batches (batch int primary key, events jsonb not null);
+alter table bench.batches alter column events set storage external;
+create table bench.batch_rows (
+  batch int, ord int, event_type text, event_id text, build_request_id text, partition_ref text,
+  job_run_id text, job_label text, payload jsonb not null, primary key (batch, ord));
+create sequence bench.next_batch;
 SQL
 log "baseline table bench.plain_events (like bel.events including all):"
 psql_db -At -c "select '    ' || indexdef from pg_indexes where schemaname = 'bench' and tablename = 'plain_events' order by indexname" >&2
@@ -177,6 +203,35 @@ cat >"$WORK/belL.sql" <<SQL
 $LIFECYCLE_STEP
 select bel.bel_append(bench.lifecycle_event($LIFECYCLE_BUILD, :step));
 SQL
+# Bulk: each transaction takes the next batch (the initplan runs nextval once).
+cat >"$WORK/m.sql" <<SQL
+insert into bench.plain_events (event_type, schema_version, event_id, build_request_id, partition_ref,
+                                job_run_id, job_label, payload)
+  select r.event_type, 1, r.event_id, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.payload
+  from bench.batch_rows r where r.batch = (select nextval('bench.next_batch')) order by r.ord;
+SQL
+cat >"$WORK/belB.sql" <<SQL
+select count(*) from bel.bel_append_batch((select b.events from bench.batches b
+                                           where b.batch = (select nextval('bench.next_batch'))));
+SQL
+# make_batches TAG: BULK_BATCHES fresh batches (build ids bulk-TAG-<batch>-<build>), events in
+# build order (each build's events in lifecycle order)
+make_batches() {
+  psql_db -v tag="$1" -v batches="$BULK_BATCHES" -v builds="$BULK_BUILDS" <<'SQL'
+truncate bench.batches, bench.batch_rows;
+insert into bench.batch_rows
+select b, i * 10 + step,
+       case when event ? 'buildRequest' then 'build_request' when event ? 'partition' then 'partition'
+            else 'job_run' end,
+       event->>'eventId', event->>'buildRequestId', event->'partition'->>'partitionRef',
+       coalesce(event->'jobRun'->>'jobRunId', event->'partition'->>'jobRunId'), event->'jobRun'->>'jobLabel', event
+from generate_series(1, :batches) b, generate_series(0, :builds - 1) i, generate_series(0, 9) step,
+     lateral (select bench.lifecycle_event('bulk-' || :'tag' || '-' || b || '-' || i, step) as event) e
+order by 1, 2; -- a batch's rows together on few pages
+insert into bench.batches select batch, jsonb_agg(payload order by ord) from bench.batch_rows group by batch;
+analyze bench.batches, bench.batch_rows;
+SQL
+}
 # Followers: page through a log from its current end, re-polling at once while there is
 # more, sleeping BENCH_POLL_MS when caught up; each poll is its own transaction. Once
 # bench.control says the writers stopped, a follower exits when caught up and records what
@@ -242,16 +297,19 @@ declare -a FOLLOWER_NOTES=()
 CURRENT_ROUND=0
 
 RUN_NUMBER=0
-# run_pgbench LABEL SCRIPT CLIENTS: appends one result row
+# run_pgbench LABEL SCRIPT CLIENTS [TRANSACTIONS]: appends one result row; runs
+# BENCH_SECONDS, or TRANSACTIONS per client when given
 run_pgbench() {
-  local label="$1" script="$2" clients="$3" out threads=2 tps lat failed
+  local label="$1" script="$2" clients="$3" out threads=2 tps lat failed length
+  length=(-T "$SECONDS_PER_RUN")
+  [ -z "${4:-}" ] || length=(-t "$4")
   [ "$clients" -ge 2 ] || threads=1
   RUN_NUMBER=$((RUN_NUMBER + 1))
   psql_db -c checkpoint
-  log "round $CURRENT_ROUND/$ROUNDS: pgbench $label, $clients client(s), $SECONDS_PER_RUN s"
+  log "round $CURRENT_ROUND/$ROUNDS: pgbench $label, $clients client(s), ${length[*]}"
   out="$WORK/pgbench-$label-$clients.out"
   if ! PGHOST="$BEL_PG_ROOT/sock" PGPORT="$BEL_PG_PORT" PGUSER=postgres \
-    "$PGBENCH" -n -M prepared -T "$SECONDS_PER_RUN" -c "$clients" -j "$threads" \
+    "$PGBENCH" -n -M prepared "${length[@]}" -c "$clients" -j "$threads" \
     -D k=-1 -D run="$RUN_NUMBER" -f "$WORK/$script" "$DB" >"$out" 2>&1; then
     cat "$out" >&2
     die "pgbench $label failed"
@@ -309,8 +367,18 @@ run_with_follower() {
   FOLLOWER_NOTES+=("round $CURRENT_ROUND, $label follower @ $clients client(s): $polls polls in $secs s ($pps/s); read $got of the $appended rows appended meanwhile (missed: $((appended - got)))")
 }
 
-log "runs: $ROUNDS round(s), clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER"
+log "runs: $ROUNDS round(s), clients ${CLIENTS[*]}, $SECONDS_PER_RUN s each, follower=$FOLLOWER, bulk=$BULK"
 for CURRENT_ROUND in $(seq 1 "$ROUNDS"); do
+  if [ "$BULK" = 1 ]; then
+    log "round $CURRENT_ROUND/$ROUNDS: making $BULK_BATCHES batches of $BULK_SIZE events"
+    make_batches "$CURRENT_ROUND"
+    # the same batches, once into each table
+    psql_db -c "select setval('bench.next_batch', 1, false)" >/dev/null
+    run_pgbench "(m)" m.sql 1 "$BULK_BATCHES"
+    psql_db -c "select setval('bench.next_batch', 1, false)" >/dev/null
+    run_pgbench "belB" belB.sql 1 "$BULK_BATCHES"
+  fi
+  [ "$SINGLE" = 1 ] || continue
   for c in "${CLIENTS[@]}"; do
     run_pgbench "(a)" a.sql "$c"
     run_pgbench "(b)" b.sql "$c"
@@ -352,13 +420,32 @@ describe() {
     "bel+f") echo "bel + follower (${POLL_MS} ms poll)" ;;
     "(b)L") echo "(b) lifecycle events" ;;
     "belL") echo "bel lifecycle events" ;;
+    "(m)") echo "(m) multi-row INSERT" ;;
+    "belB") echo "bel bel_append_batch" ;;
   esac
 }
 
 echo
-echo "bel write path: pgbench -n -M prepared -T $SECONDS_PER_RUN, one event per transaction, $ROUNDS interleaved round(s)"
+echo "bel write path: pgbench -n -M prepared, $ROUNDS interleaved round(s)"
 echo "($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), shared_buffers $(psql_db -At -c 'show shared_buffers'), synchronous_commit $(psql_db -At -c 'show synchronous_commit'))"
-echo "tps and latency: median over rounds (every round's tps in brackets); ratios: median of the per-round ratios"
+echo "tps and latency: median over rounds (every round's value in brackets); ratios: median of the per-round ratios"
+if [ "$BULK" = 1 ]; then
+  echo
+  echo "bulk: $BULK_BATCHES transactions of one batch of $BULK_SIZE lifecycle events, 1 client"
+  echo
+  printf '%-30s %9s %10s %9s %9s  %s\n' workload "batches/s" "events/s" "lat ms" "belB/(m)" "events/s per round"
+  printf '%-30s %9s %10s %9s %9s  %s\n' ------------------------------ --------- ---------- -------- -------- ------------------
+  for w in "(m)" belB; do
+    r=""
+    [ "$w" != belB ] || r="$(ratio_median belB "(m)" 1)"
+    printf '%-30s %9.1f %10.0f %9s %9s  [%s]\n' "$(describe "$w")" "$(values_of tps "$w" 1 | median)" \
+      "$(values_of tps "$w" 1 | median | awk -v n="$BULK_SIZE" '{ print $1 * n }')" "$(values_of lat "$w" 1 | median)" "$r" \
+      "$(values_of tps "$w" 1 | awk -v n="$BULK_SIZE" '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 * n }')"
+  done
+fi
+[ "$SINGLE" = 1 ] || exit 0
+echo
+echo "one event per transaction, pgbench -T $SECONDS_PER_RUN"
 echo
 printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f" "tps per round"
 printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- -------------
