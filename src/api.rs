@@ -3,14 +3,14 @@
 //! need only EXECUTE and nobody writes the tables directly.
 use bel_core::event;
 use bel_core::filter::CompiledFilter;
-use bel_core::pb::{BuildEvent, EventFilter};
+use bel_core::pb::EventFilter;
 use bel_core::{ErrorClass, Rejection};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use crate::append::{append, MAX_BATCH_EVENTS};
-use crate::errors::{raise, OrRaise};
+use crate::errors::OrRaise;
 use crate::read::{read_page, read_page_json, Below, EventRow};
 use crate::spi::jsonb_text::{JsonbText, JsonbValue};
 use crate::spi::to_timestamptz;
@@ -47,28 +47,8 @@ fn single(idx: Vec<i64>) -> i64 {
 /// Appends a JSON array of events, all or nothing; returns their idx values in order.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn bel_append_batch(events: JsonB) -> SetOfIterator<'static, i64> {
-    let serde_json::Value::Array(items) = events.0 else {
-        raise(Rejection::new(ErrorClass::InvalidValue, "bel_append_batch expects a JSON array of events"))
-    };
-    if items.len() > MAX_BATCH_EVENTS {
-        raise(
-            Rejection::new(
-                ErrorClass::TooLarge,
-                format!("the batch has {} events; at most {MAX_BATCH_EVENTS} are accepted", items.len()),
-            )
-            .hint("split it into several batches"),
-        );
-    }
-    let events: Vec<BuildEvent> = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let size = serde_json::to_string(&v).map(|s| s.len()).unwrap_or(0);
-            event::check_size(size).and_then(|_| event::from_json_value(v)).map_err(|e| e.in_batch(i)).or_raise()
-        })
-        .collect();
-    SetOfIterator::new(append(events, true))
+fn bel_append_batch(events: JsonbText) -> SetOfIterator<'static, i64> {
+    SetOfIterator::new(append(event::batch_from_json(&events.0, MAX_BATCH_EVENTS).or_raise(), true))
 }
 
 fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {

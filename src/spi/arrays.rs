@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::{pg_sys, IntoDatum};
 
-use super::jsonb_text::{JsonbText, JsonbValue};
+use super::jsonb_text::JsonbValue;
 
 use crate::errors::internal;
 
@@ -80,12 +80,6 @@ impl SqlArray for Vec<String> {
 impl SqlArray for Vec<Option<String>> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.iter().map(|s| s.as_deref().and_then(IntoDatum::into_datum)).collect(), &TEXT)
-    }
-}
-
-impl SqlArray for Vec<JsonbText> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(IntoDatum::into_datum).collect(), &JSONB)
     }
 }
 

@@ -46,6 +46,36 @@ pub fn from_json_value(value: serde_json::Value) -> Result<BuildEvent, Rejection
     serde_json::from_value(value).map_err(malformed_json)
 }
 
+/// Decodes a batch: `text` is a JSON array of events (as jsonb prints it), at most
+/// `max_events` of them. Each element is checked and decoded like one event given as JSON
+/// text: its size is that of its text, and it is parsed from that text straight into its
+/// protobuf type (no `serde_json::Value` tree). Errors name the element's position.
+pub fn batch_from_json(text: &str, max_events: usize) -> Result<Vec<BuildEvent>, Rejection> {
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+        .map_err(|_| Rejection::new(ErrorClass::InvalidValue, "bel_append_batch expects a JSON array of events"))?;
+    if items.len() > max_events {
+        return Err(Rejection::new(
+            ErrorClass::TooLarge,
+            format!("the batch has {} events; at most {max_events} are accepted", items.len()),
+        )
+        .hint("split it into several batches"));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let text = item.get();
+            check_size(text.len()).and_then(|_| batch_element(text)).map_err(|e| e.in_batch(i))
+        })
+        .collect()
+}
+
+/// One element of a batch. A refused element is decoded again as a value for the message,
+/// which then names no line and column (they would count within the element, not the batch).
+fn batch_element(text: &str) -> Result<BuildEvent, Rejection> {
+    serde_json::from_str(text).or_else(|_| from_json_value(serde_json::from_str(text).map_err(malformed_json)?))
+}
+
 /// Decodes one event from binary protobuf.
 pub fn from_protobuf(bytes: &[u8]) -> Result<BuildEvent, Rejection> {
     check_size(bytes.len())?;
@@ -229,6 +259,40 @@ pub fn partition_ref(event: &BuildEvent) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_decoded_element_by_element() {
+        let received = r#"{"buildRequestId": "b1", "buildRequest": {"status": "BUILD_REQUEST_RECEIVED", "requestedPartitions": ["p"]}}"#;
+        let planning = r#"{"buildRequestId": "b1", "buildRequest": {"status": "BUILD_REQUEST_PLANNING"}}"#;
+        let events = batch_from_json(&format!("[{received}, {planning}]"), 2).unwrap();
+        assert_eq!(events, vec![from_json(received).unwrap(), from_json(planning).unwrap()]);
+        assert_eq!(batch_from_json("[]", 2).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_refused_batch_names_the_problem_and_the_position() {
+        let not_array = batch_from_json(r#"{"buildRequestId": "b1"}"#, 2).unwrap_err();
+        assert_eq!(not_array.message, "bel_append_batch expects a JSON array of events");
+        let too_many = batch_from_json("[{}, {}, {}]", 2).unwrap_err();
+        assert_eq!(too_many.class, ErrorClass::TooLarge);
+        assert_eq!(too_many.message, "the batch has 3 events; at most 2 are accepted");
+        let bad = batch_from_json(
+            r#"[{"buildRequestId": "b1", "buildRequest": {"status": "BUILD_REQUEST_RECEIVED", "requestedPartitions": ["p"]}}, {"buildRequestId": "b1", "buildRequest": {"status": "BUILD_REQUEST_PLANING"}}]"#,
+            2,
+        )
+        .unwrap_err();
+        assert!(
+            bad.message.starts_with(
+                "event 1 of the batch: malformed BuildEvent JSON: unknown variant `BUILD_REQUEST_PLANING`"
+            ),
+            "{}",
+            bad.message
+        );
+        assert!(!bad.message.contains("at line"), "{}", bad.message);
+        let big = format!(r#"[{{}}, {{"buildRequestId": "{}"}}]"#, "b".repeat(MAX_EVENT_BYTES));
+        let too_big = batch_from_json(&big, 2).unwrap_err();
+        assert!(too_big.message.starts_with("event 1 of the batch: event is "), "{}", too_big.message);
+    }
 
     #[test]
     fn parses_camel_case_and_original_names() {
