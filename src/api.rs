@@ -9,6 +9,9 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
+mod idx_set;
+
+use self::idx_set::IdxSet;
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::OrRaise;
 use crate::read::{read_page, read_page_json, Below, EventRow};
@@ -44,11 +47,20 @@ fn single(idx: Vec<i64>) -> i64 {
     idx.first().copied().unwrap_or_else(|| crate::errors::internal("append", "no idx returned"))
 }
 
-/// Appends a JSON array of events, all or nothing; returns their idx values in order.
-#[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn bel_append_batch(events: JsonbText) -> SetOfIterator<'static, i64> {
-    SetOfIterator::new(append(event::batch_from_json(&events.0, MAX_BATCH_EVENTS).or_raise(), true))
+/// Appends a JSON array of events, all or nothing; returns their idx values in order, in
+/// one call ([`IdxSet`]). The declaration is the one pgrx generated when this returned an
+/// iterator (the catalog is unchanged; tests/upgrade compares it).
+#[pg_extern(sql = r#"
+CREATE FUNCTION "bel_append_batch"(
+	"events" jsonb /* JsonbText */
+) RETURNS SETOF bigint /* i64 */
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'bel_append_batch_wrapper';
+"#)]
+fn bel_append_batch(events: JsonbText) -> IdxSet {
+    IdxSet(append(event::batch_from_json(&events.0, MAX_BATCH_EVENTS).or_raise(), true))
 }
 
 fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {

@@ -59,6 +59,9 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 
         // After the locks, so a concurrent duplicate that committed meanwhile is seen.
         let mut known_ids = find_event_ids(client, st, &events);
+        // Every event with an eventId goes in (a later retry in the batch finds it): sized
+        // once, not rehashed as a batch grows it (~2% of a 1,000-event batch, perf).
+        known_ids.reserve(events.len());
 
         let mut results = Vec::with_capacity(events.len());
         let mut staged = Staged::default();
@@ -118,6 +121,8 @@ struct Staged {
     /// sorted and distinct, so concurrent appends insert shared keys in the same order.
     known_refs: BTreeSet<String>,
     changed: ChangedSet,
+    /// bel.events_idx_seq, looked up once per append.
+    idx_sequence: Option<pg_sys::Oid>,
 }
 
 impl Staged {
@@ -131,7 +136,8 @@ impl Staged {
         // After the retry check: a retry without a timestamp matches the stored one's.
         event::set_timestamp_if_absent(&mut e, now);
         prepare(state, &mut e)?;
-        let idx = allocate_idx();
+        let sequence = *self.idx_sequence.get_or_insert_with(|| bel_relation(c"events_idx_seq"));
+        let idx = allocate_idx(sequence);
         apply(state, &e, idx).merge_into(&mut self.changed);
         add_row(&mut self.rows, idx, &e);
         if may_name_new_partitions(&e) {
@@ -156,7 +162,11 @@ fn find_event_ids(
     st: &Statements,
     events: &[BuildEvent],
 ) -> HashMap<String, (i64, BuildEvent)> {
-    let ids: Vec<String> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.clone()).collect();
+    let mut ids: Vec<String> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.clone()).collect();
+    // Sorted (byte order, the column's "C" collation) and distinct: the index scan sorts
+    // its array of keys first, and a sorted one is recognised in one pass.
+    ids.sort_unstable();
+    ids.dedup();
     let mut found = HashMap::new();
     if ids.is_empty() {
         return found;
@@ -227,10 +237,9 @@ fn lock_log() {
     unsafe { pg_sys::LockRelationOid(events, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE) };
 }
 
-/// Allocates the next idx. Under the shared allocation lock, so that a reader holding it
-/// exclusively knows every idx up to the sequence's last value is in flight or ended.
-fn allocate_idx() -> i64 {
-    let seq = bel_relation(c"events_idx_seq");
+/// Allocates the next idx of `seq`. Under the shared allocation lock, so that a reader
+/// holding it exclusively knows every idx up to the sequence's last value is in flight or ended.
+fn allocate_idx(seq: pg_sys::Oid) -> i64 {
     let _allocation = AllocationGuard::shared();
     // SAFETY: nextval_oid takes the sequence's oid; it raises on exhaustion (the guard
     // releases the allocation lock while that error unwinds).
