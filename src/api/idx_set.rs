@@ -2,7 +2,7 @@
 //!
 //! A set-returning function in value-per-call mode (pgrx's `SetOfIterator`) is called once
 //! per row, and every call of a SECURITY DEFINER function with SET clauses saves, sets and
-//! restores its settings: 10% of the instructions of a 1,000-event `bel_append_batch`
+//! restores its settings: 11% of the instructions of a 1,000-event `bel_append_batch`
 //! went there (callgrind). Here the function runs once and hands the executor a
 //! tuplestore, as PostgreSQL's own set-returning functions do (`InitMaterializedSRF`).
 use pgrx::callconv::{BoxRet, FcInfo};
