@@ -456,10 +456,10 @@ mod tests {
     }
 
     #[test]
-    fn many_rows_are_unnested_and_lists_travel_as_jsonb() {
+    fn many_rows_are_unnested_and_lists_travel_as_json_text() {
         let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[], WriteMode::Update));
         assert!(
-            sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions))"),
+            sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions::jsonb))"),
             "{sql}"
         );
         assert!(sql.contains("unnest($1::text[]) AS job_run_id"), "{sql}");
