@@ -56,9 +56,10 @@ BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
 step "3/7 build the bel CLI and the two demo graphs"
 cargo build -q -p bel-cli -p bel-client --bins --examples
 
-step "4/7 start the private demo cluster on port $BEL_PG_PORT and recreate database $DB"
-bash "$PG" start
+step "4/7 (re)start the private demo cluster on port $BEL_PG_PORT and recreate database $DB"
 stop_serve # it would hold connections to the database we drop
+# Restarted, so that it preloads the extension just installed (scripts/pg.sh, BEL_PG_PRELOAD).
+bash "$PG" restart
 bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
   -c "drop database if exists $DB with (force)" \
   -c "create database $DB"

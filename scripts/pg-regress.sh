@@ -17,7 +17,10 @@
 # started it. Needs the extension installed (scripts/install-ext.sh).
 #
 # Environment: BEL_ISOLATION_PORT (54340), BEL_REGRESS_PORT (54341),
-# PGISOLATIONTIMEOUT (seconds a step may wait before isolationtester cancels it; 60).
+# PGISOLATIONTIMEOUT (seconds a step may wait before isolationtester cancels it; 60),
+# BEL_PG_PRELOAD (1: bel in shared_preload_libraries, the no-loss horizon's in-flight slots; 0:
+# the lock-based fallback; scripts/pg.sh). The script checks the running cluster uses the one
+# asked for.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -79,6 +82,13 @@ pg start
 log "recreating database $DB"
 pg psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
   -c "drop database if exists $DB with (force)" -c "create database $DB"
+# The horizon this run tests: in-flight slots (bel preloaded) or the lock-based fallback.
+want_slots=on
+[ "${BEL_PG_PRELOAD:-1}" != 0 ] || want_slots=off
+have_slots="$(pg psql -X -q -At -d "$DB" -c "load 'bel'" -c "show bel.in_flight_slots")"
+[ "$have_slots" = "$want_slots" ] ||
+  bel_die "$TAG" "bel.in_flight_slots is '$have_slots' on port $PORT, BEL_PG_PRELOAD asks for '$want_slots': restart that cluster (scripts/pg.sh restart)"
+log "no-loss horizon: $([ "$have_slots" = on ] && echo "in-flight slots (bel preloaded)" || echo "lock-based fallback (bel not preloaded)")"
 if [ -f "$SUITE_DIR/helpers.sql" ]; then
   pg psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$SUITE_DIR/helpers.sql"
 fi

@@ -22,7 +22,10 @@
 #   BEL_PG_SHARED_BUFFERS  1GB
 #   BEL_PG_MAX_CONNECTIONS 100
 #   BEL_PG_BIN             /usr/lib/postgresql/15/bin
-#   BEL_PG_EXTRA_CONF      extra postgresql.conf lines (e.g. "shared_preload_libraries = 'bel'")
+#   BEL_PG_PRELOAD         1: shared_preload_libraries = 'bel' (the no-loss horizon's in-flight slots,
+#                          docs/no-loss-cursor.md; the extension must be installed); 0: without it
+#                          (readers use the lock-based fallback). Applied at (re)start.
+#   BEL_PG_EXTRA_CONF      extra postgresql.conf lines
 #
 # Authentication is `trust` on the socket and on 127.0.0.1: this is a local development and
 # test cluster; it listens on nothing else.
@@ -39,6 +42,7 @@ LOGFILE="$ROOT/postgres.log"
 DB_DEFAULT="${BEL_PG_DB:-postgres}"
 SHARED_BUFFERS="${BEL_PG_SHARED_BUFFERS:-1GB}"
 MAX_CONNECTIONS="${BEL_PG_MAX_CONNECTIONS:-100}"
+PRELOAD="${BEL_PG_PRELOAD:-1}"
 SUPERUSER=postgres
 
 log() { bel_log "pg:$PORT" "$*"; }
@@ -157,8 +161,21 @@ init_if_needed() {
   fi
 }
 
+# The line that preloads bel (empty with BEL_PG_PRELOAD=0).
+preload_line() {
+  case "$PRELOAD" in
+    0) return 0 ;;
+    1) ;;
+    *) die "BEL_PG_PRELOAD must be 0 or 1" ;;
+  esac
+  [ -f "$("$PG_CONFIG" --pkglibdir)/bel.so" ] ||
+    die "bel is not installed in $("$PG_CONFIG" --pkglibdir), so it cannot be preloaded: run scripts/install-ext.sh first (or BEL_PG_PRELOAD=0)"
+  echo "shared_preload_libraries = 'bel'"
+}
+
 write_config() {
-  local include="include_if_exists = 'bel.conf'"
+  local include="include_if_exists = 'bel.conf'" preload
+  preload="$(preload_line)"
   if ! grep -qxF "$include" "$DATA/postgresql.conf"; then
     printf '\n# settings managed by scripts/pg.sh\n%s\n' "$include" | as_pg_user tee -a "$DATA/postgresql.conf" >/dev/null
   fi
@@ -194,6 +211,8 @@ log_min_duration_statement = -1
 lc_messages = 'C'
 timezone = 'UTC'
 log_timezone = 'UTC'
+# the no-loss horizon's in-flight slots (BEL_PG_PRELOAD)
+$preload
 ${BEL_PG_EXTRA_CONF:-}
 EOF
 }

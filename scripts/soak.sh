@@ -61,7 +61,8 @@ cargo build --release -q -p bel-cluster-tests --bin bel-soak
 SOAK_BIN="${CARGO_TARGET_DIR:-$BEL_REPO_ROOT/target}/release/bel-soak"
 
 bash "$PG" status >/dev/null 2>&1 || STARTED_CLUSTER=1
-bash "$PG" start
+# Restarted, so that it preloads the extension just installed (scripts/pg.sh, BEL_PG_PRELOAD).
+bash "$PG" restart
 log "recreating database $DB"
 bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
   -c "drop database if exists $DB with (force)" -c "create database $DB"

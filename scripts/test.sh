@@ -11,9 +11,10 @@
 #   upgrade  scripts/upgrade-test.sh                           (0.1.0 -> current version: ALTER EXTENSION
 #            UPDATE and pg_dump/pg_restore, tests/upgrade/, on the cluster of port 54330)
 #   isolation scripts/pg-regress.sh isolation                  (concurrency specs, pg_isolation_regress,
-#            tests/isolation/, private cluster on port 54340)
+#            tests/isolation/, twice: with bel preloaded (the no-loss horizon's in-flight slots) on a
+#            private cluster on port 54340, and without (the lock-based fallback) on port 54342)
 #   regress  scripts/pg-regress.sh regress                     (golden outputs of every refusal, pg_regress,
-#            tests/regress/, private cluster on port 54341)
+#            tests/regress/, private cluster on port 54341, bel not preloaded)
 #   cluster  cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 #            (bel-client-tests: SQL and TLS, and HTTP against a bel serve started in-process)
 #            against a private cluster on port 54330 (database bel_test), via BEL_TEST_DSN
@@ -35,7 +36,10 @@
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh unit cluster    only these steps (setup always runs)
 #
+# Every cluster preloads bel (scripts/pg.sh, BEL_PG_PRELOAD) except the regress step's and the
+# second isolation run's, which test the lock-based fallback of the no-loss horizon.
 # Environment: BEL_TEST_PORT (54330), BEL_TEST_HTTP_PORT (54351), BEL_TEST_CRASH_PORT (54381),
+# BEL_ISOLATION_PORT (54340), BEL_ISOLATION_FALLBACK_PORT (54342), BEL_REGRESS_PORT (54341),
 # BEL_TEST_STANDBY_PRIMARY_PORT (54412), BEL_TEST_STANDBY_PORT (54413),
 # BEL_PGRX_TEST_DIR (/var/tmp/bel-pgrx-test).
 # The cluster this script starts is stopped when it exits; one that was already running is left.
@@ -153,7 +157,7 @@ pg_standby() {
 step_standby() {
   STARTED_STANDBY_CLUSTERS=1
   local rc=0
-  { pg_standby_primary start && pg_standby destroy && pg_standby standby-of "$STANDBY_PRIMARY_PORT"; } || rc=1
+  { restart_if_running pg_standby_primary && pg_standby_primary start && pg_standby destroy && pg_standby standby-of "$STANDBY_PRIMARY_PORT"; } || rc=1
   if [ "$rc" = 0 ]; then
     BEL_TEST_PRIMARY_DSN="$(pg_standby_primary dsn postgres)" BEL_TEST_STANDBY_DSN="$(pg_standby dsn postgres)" \
       cargo test -p bel-standby-tests -- --test-threads=1 || rc=1
@@ -165,15 +169,31 @@ step_standby() {
 }
 
 step_upgrade() {
+  restart_if_running pg_test || return 1
   BEL_PG_PORT="$TEST_PORT" BEL_PG_ROOT="/var/tmp/bel-$TEST_PORT" bash "$BEL_SCRIPTS/upgrade-test.sh"
 }
 
 step_isolation() {
-  bash "$BEL_SCRIPTS/pg-regress.sh" isolation
+  local rc=0
+  log "isolation specs with the in-flight slots (bel preloaded)"
+  BEL_PG_PRELOAD=1 bash "$BEL_SCRIPTS/pg-regress.sh" isolation || rc=1
+  log "isolation specs with the lock-based fallback (bel not preloaded)"
+  BEL_PG_PRELOAD=0 BEL_ISOLATION_PORT="${BEL_ISOLATION_FALLBACK_PORT:-54342}" \
+    bash "$BEL_SCRIPTS/pg-regress.sh" isolation || rc=1
+  return "$rc"
 }
 
 step_regress() {
-  bash "$BEL_SCRIPTS/pg-regress.sh" regress
+  BEL_PG_PRELOAD=0 bash "$BEL_SCRIPTS/pg-regress.sh" regress
+}
+
+# A preloaded library is loaded once, by the postmaster: a test cluster left running from an
+# earlier run is restarted, so that it runs the extension just installed (and preloads it).
+restart_if_running() {
+  if "$1" status >/dev/null 2>&1; then
+    log "restarting the running cluster to load the extension just installed"
+    "$1" restart
+  fi
 }
 
 # SQL over TLS (tests/client/tests/sql_tls.rs, tests/http/tests/serve/tls.rs): a throwaway
@@ -214,6 +234,7 @@ step_cluster() {
   if ! pg_test status >/dev/null 2>&1; then
     STARTED_CLUSTER=1
   fi
+  restart_if_running pg_test || return 1
   pg_test start || return 1
   log "recreating database $TEST_DB"
   pg_test psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
@@ -227,7 +248,7 @@ step_cluster() {
   local root_cert
   root_cert="$(enable_test_tls)" || return 1
   BEL_TEST_DSN="$dsn" BEL_TEST_TLS_DSN="port=$TEST_PORT user=postgres dbname=$TEST_DB" BEL_TEST_TLS_ROOT_CERT="$root_cert" \
-    cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
+    BEL_TEST_IN_FLIGHT_SLOTS=on cargo test -p bel-cluster-tests -p bel-client-tests -- --test-threads=1
 }
 
 # bel serve's tests. The step's own cluster lets a test stop the database under a running
@@ -244,6 +265,7 @@ step_http() {
   fi
   pg_test start || return 1
   STARTED_HTTP_CLUSTER=1
+  restart_if_running pg_http || return 1
   pg_http start || return 1
   local rc=0 root_cert
   root_cert="$(enable_test_tls)" || return 1
@@ -275,7 +297,7 @@ pg_crash() { BEL_PG_PORT="$CRASH_PORT" BEL_PG_ROOT="/var/tmp/bel-$CRASH_PORT" ba
 step_crash() {
   STARTED_CRASH_CLUSTER=1
   local rc=0
-  BEL_CRASH_PG_PORT="$CRASH_PORT" BEL_CRASH_PG_ROOT="/var/tmp/bel-$CRASH_PORT" \
+  BEL_CRASH_PG_PORT="$CRASH_PORT" BEL_CRASH_PG_ROOT="/var/tmp/bel-$CRASH_PORT" BEL_TEST_IN_FLIGHT_SLOTS=on \
     cargo test -p bel-cluster-tests --features crash --test crash -- --test-threads=1 --nocapture || rc=1
   pg_crash stop || rc=1
   STARTED_CRASH_CLUSTER=0

@@ -22,6 +22,12 @@ mod write;
 
 ::pgrx::pg_module_magic!();
 
+/// Loaded by `shared_preload_libraries` (the postmaster) or by a backend's first call.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    no_loss::init();
+}
+
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/roles.sql", name = "roles", finalize);
 
@@ -35,6 +41,8 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // The in-flight slots of the no-loss horizon (the lock-based fallback is tested by the
+        // cluster steps: scripts/test.sh).
+        vec!["shared_preload_libraries = 'bel'"]
     }
 }

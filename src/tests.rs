@@ -331,7 +331,9 @@ mod tests {
     /// The allocation lock is transaction-level: an ERROR raised while an append holds it,
     /// on a path that never releases it (a failpoint of test builds), still frees it when
     /// the subtransaction that failed is rolled back. A session-level lock would stay held
-    /// and block every follower until this backend disconnects.
+    /// and block every follower until this backend disconnects. With the in-flight slots
+    /// (these tests preload bel), the slot marked ALLOCATING is cleared the same way, or
+    /// every follower would wait for it.
     #[pg_test]
     fn an_error_that_skips_the_release_of_the_allocation_lock_still_frees_it() {
         crate::no_loss::fail_next_allocation();
@@ -349,6 +351,11 @@ mod tests {
         let allocation_locks = "select count(*) from pg_locks where pid = pg_backend_pid() \
              and locktype = 'advisory' and (objsubid::int & 65535) = x'BE01'::int";
         assert_eq!(count(allocation_locks), 0, "the allocation lock went with the failed subtransaction");
+        assert_eq!(
+            crate::no_loss::own_slot_allocating(),
+            Some(false),
+            "bel is preloaded, and its slot's ALLOCATING mark went with the failed subtransaction"
+        );
         // And appends and reads go on in this transaction.
         let idx = append(&build_event("b-after", "RECEIVED", r#","requestedPartitions":["p/after"]"#));
         assert!(count("select count(*) from bel.list_events(0, '{}', 1000)") >= 1, "appended {idx}");

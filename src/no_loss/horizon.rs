@@ -2,15 +2,20 @@
 //! transaction that has committed or rolled back, and that no crash can hand out again.
 //! Readers never return events above it, and never move a cursor past it.
 //!
-//! 1. Under the allocation lock (exclusive), read L, the last allocated idx. Writers
-//!    allocate and take their in-flight lock under the same lock (shared), so every
-//!    idx <= L belongs to a transaction that holds its in-flight lock or has ended. The
-//!    lock is held for one read of the sequence, no statement: every append waits for it.
-//! 2. Scan the lock table for the smallest in-flight idx m.
+//! 1. Read L, the last allocated idx.
+//!    - With bel preloaded (slots.rs): no lock; every writer marked its slot before its
+//!      first allocation, so every idx <= L belongs to a transaction whose slot shows it,
+//!      or that has ended.
+//!    - Without (the fallback): under the allocation lock (exclusive). Writers allocate and
+//!      take their in-flight lock under the same lock (shared), so every idx <= L belongs to
+//!      a transaction that holds its in-flight lock or has ended. The lock is held for one
+//!      read of the sequence, no statement: every append waits for it.
+//! 2. The smallest in-flight idx m: from the slots and the list of prepared appends, or from
+//!    a scan of the lock table.
 //! 3. Read C, the largest committed idx (no lock needed: see below).
 //! 4. horizon = min(L, m - 1, C). Every transaction that allocated an idx <= horizon has
-//!    ended; its in-flight lock is released only after its commit is visible, so a
-//!    snapshot taken now sees all its events.
+//!    ended; its slot is emptied and its in-flight lock released only after its commit is
+//!    visible, so a snapshot taken now sees all its events.
 //!
 //! C bounds it because an allocation is durable only once a commit after it reached the
 //! WAL: the sequence logs its advance in a WAL record that a rollback does not flush, so a
@@ -24,6 +29,7 @@ use pgrx::spi::SpiClient;
 use pgrx::{pg_sys, IntoDatum};
 
 use super::locks::{min_in_flight, AllocationGuard};
+use super::{sequence_oid, slots};
 use crate::errors::{internal, raise};
 use crate::spi::run;
 use crate::spi::statements::Statements;
@@ -41,14 +47,26 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     refuse_transaction_snapshots();
     refuse_standby();
     let sequence = sequence_oid();
-    let last_allocated = {
-        let _allocation = AllocationGuard::exclusive();
+    let read_last_allocated = || {
         // SAFETY: pg_sequence_last_value(regclass) of bel's sequence; NULL (None) before its
         // first nextval.
         unsafe { pgrx::direct_function_call::<i64>(pg_sys::pg_sequence_last_value, &[sequence.into_datum()]) }
             .unwrap_or(0)
     };
-    let in_flight = min_in_flight().filter(|m| *m <= last_allocated);
+    let (last_allocated, in_flight) = match slots::shared() {
+        Some(shared) => {
+            let last_allocated = read_last_allocated();
+            (last_allocated, shared.min_in_flight())
+        }
+        None => {
+            let last_allocated = {
+                let _allocation = AllocationGuard::exclusive();
+                read_last_allocated()
+            };
+            (last_allocated, min_in_flight())
+        }
+    };
+    let in_flight = in_flight.filter(|m| *m <= last_allocated);
     let last_committed = run(client, &st.last_committed_idx, &[])
         .first()
         .get_one::<i64>()
@@ -58,18 +76,6 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
         Some(m) => Horizon { idx: (m - 1).min(last_committed), in_flight: Some(m) },
         None => Horizon { idx: last_allocated.min(last_committed), in_flight: None },
     }
-}
-
-fn sequence_oid() -> pg_sys::Oid {
-    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
-    let oid = unsafe {
-        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
-        pg_sys::get_relname_relid(c"events_idx_seq".as_ptr(), ns)
-    };
-    if oid == pg_sys::InvalidOid {
-        internal("catalog", "sequence bel.events_idx_seq does not exist");
-    }
-    oid
 }
 
 /// A standby's lock table does not hold the primary's in-flight locks, and its copy of the

@@ -3,6 +3,9 @@
 //! aborts, so followers are never blocked by a failed append. The error here is a real
 //! one raised inside the lock: the sequence is exhausted, nextval fails. (A path that
 //! skips the release altogether is a #[pg_test] with a failpoint, in src/tests.rs.)
+//! With bel preloaded (the cluster step) the allocation marks the writer's in-flight slot
+//! ALLOCATING instead, which readers wait for: the failed allocation must take it back the
+//! same way, or the follower here would wait until its statement_timeout.
 mod support;
 use support::*;
 
@@ -20,7 +23,7 @@ async fn an_append_failing_inside_the_allocation_lock_does_not_block_followers()
     let w = connect(&dsn).await;
     let f = connect(&dsn).await;
     // A follower waiting for a leaked lock fails after 5 s instead of hanging the test.
-    f.batch_execute("SET lock_timeout = '5s'").await.unwrap();
+    f.batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '10s'").await.unwrap();
     let first = append(&w, &build_event("b1", "RECEIVED", &["p/1"])).await.unwrap();
     let second = append(&w, &build_event("b1", "PLANNING", &[])).await.unwrap();
     let logged = vec![first, second];

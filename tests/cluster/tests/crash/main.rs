@@ -194,3 +194,39 @@ async fn a_cursor_never_passes_an_allocation_a_crash_can_undo() {
     println!("the crash handed a rolled-back idx out again in {reissued} of {attempts} attempts");
     assert!(reissued > 0, "the crash never repeated an idx: the scenario was not exercised");
 }
+
+/// With bel preloaded (the crash step's cluster), readers learn of prepared appends from a list
+/// in shared memory, which a restart empties while the prepared transactions survive with
+/// their in-flight locks: the first reader after the restart copies those locks into the list.
+/// A follower must stop below a prepared append after a crash, and see it after COMMIT PREPARED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_append_holds_followers_across_a_crash() {
+    let cluster: &'static CrashCluster = Box::leak(Box::new(CrashCluster::from_env()));
+    tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
+    let dsn = fresh_db(cluster, "bel_crash_prepared").await;
+    let w = connect(&dsn).await;
+    w.batch_execute("BEGIN").await.unwrap();
+    let prepared = support::append(&w, &support::build_event("prepared", "RECEIVED", &["p/1"])).await.unwrap();
+    w.batch_execute("PREPARE TRANSACTION 'bel-crash-prepared'").await.unwrap();
+    let later = support::append(&w, &support::build_event("later", "RECEIVED", &["p/2"])).await.unwrap();
+    let f = connect(&dsn).await;
+    let before = page(&f, 0, "{}", 10).await.unwrap();
+    assert_eq!((before.events.len(), before.in_flight_idx), (0, prepared));
+
+    crash_and_restart(cluster, Crash::EveryProcess).await;
+    let f = connect(&dsn).await;
+    if let Ok(expected) = std::env::var("BEL_TEST_IN_FLIGHT_SLOTS") {
+        page(&f, 0, "{}", 1).await.unwrap();
+        let have: String = f.query_one("SELECT current_setting('bel.in_flight_slots')", &[]).await.unwrap().get(0);
+        assert_eq!(have, expected, "bel.in_flight_slots");
+    }
+    let after = page(&f, 0, "{}", 10).await.unwrap();
+    assert_eq!(
+        (after.events.len(), after.next_idx, after.in_flight_idx),
+        (0, prepared - 1, prepared),
+        "after the restart the follower still stops below the prepared append"
+    );
+    f.batch_execute("COMMIT PREPARED 'bel-crash-prepared'").await.unwrap();
+    let done = page(&f, 0, "{}", 10).await.unwrap();
+    assert_eq!(done.events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![prepared, later]);
+}

@@ -1,0 +1,455 @@
+//! In-flight slots: the no-loss horizon without locks, when bel is in
+//! `shared_preload_libraries` (docs/no-loss-cursor.md, "In-flight slots").
+//!
+//! Shared memory holds one slot per backend (indexed by `MyProc->pgprocno`) with the first idx
+//! of that backend's transaction still in flight, and a short list of the first idx of
+//! PREPAREd transactions. A writer publishes before it allocates and clears after its commit is
+//! visible; a reader reads the sequence's last value, then the slots, and takes no lock: writers
+//! never wait for readers, readers never copy the lock table.
+//!
+//! Slot states: `EMPTY`; `ALLOCATING` (the backend is between the start of its first
+//! allocation and its publication: the idx it gets may be at or below the last value a reader
+//! read, so the reader waits for it, microseconds, no lock or I/O in between); a first idx.
+//! Each slot also names its database (set once per backend, before its first publication):
+//! every database has its own sequence, so only the reader's own database counts.
+use std::ffi::{c_void, CStr};
+use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU32, Ordering::SeqCst};
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+use crate::errors::internal;
+
+const EMPTY: i64 = 0;
+const ALLOCATING: i64 = -1;
+
+#[repr(C)]
+struct Slot {
+    idx: AtomicI64,
+    db: AtomicU32,
+}
+
+#[repr(C)]
+struct Header {
+    slots: u32,
+    prepared: u32,
+    /// The prepared transactions that survived a restart are in the list (see `seed_prepared`).
+    prepared_seeded: AtomicBool,
+}
+
+/// The shared memory of this postmaster's life, set by the startup hook (inherited by every
+/// backend through fork); null when bel is not preloaded.
+static mut SHARED: *mut Header = std::ptr::null_mut();
+static mut PREV_REQUEST_HOOK: pg_sys::shmem_request_hook_type = None;
+static mut PREV_STARTUP_HOOK: pg_sys::shmem_startup_hook_type = None;
+/// Serializes the changes of the prepared list (adding, removing an entry; readers read it
+/// without it): an entry is never removed after it was reused for another transaction.
+static mut PREPARED_LOCK: *mut pg_sys::LWLock = std::ptr::null_mut();
+const NAME: &CStr = c"bel in-flight slots";
+
+/// Called from `_PG_init` while `shared_preload_libraries` loads: asks for the shared memory.
+pub fn install_hooks() {
+    // SAFETY: the postmaster is single-threaded while it loads preloaded libraries; hooks are
+    // chained.
+    unsafe {
+        PREV_REQUEST_HOOK = pg_sys::shmem_request_hook;
+        pg_sys::shmem_request_hook = Some(request_shmem);
+        PREV_STARTUP_HOOK = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(startup_shmem);
+    }
+}
+
+/// Backends that can append (regular backends, background workers) and the auxiliary ones: a
+/// bound on `pgprocno` of any process that runs bel. Prepared transactions' PGPROCs come after
+/// these and have no slot (the prepared list covers them).
+fn slot_count() -> u32 {
+    // SAFETY: MaxBackends is final by the time shared memory is requested.
+    let backends = unsafe { pg_sys::MaxBackends };
+    u32::try_from(backends).unwrap_or(0) + pg_sys::NUM_AUXILIARY_PROCS
+}
+
+/// Every transaction prepared at once (`max_prepared_transactions`), twice (a reader seeding the
+/// list after a restart may add entries a PREPARE added too), plus one being prepared per
+/// backend.
+fn prepared_capacity() -> u32 {
+    // SAFETY: reads a postmaster GUC by name; missing_ok = true returns NULL if unknown.
+    let max_prepared = unsafe {
+        let v = pg_sys::GetConfigOption(c"max_prepared_transactions".as_ptr(), true, false);
+        if v.is_null() {
+            0
+        } else {
+            CStr::from_ptr(v).to_str().ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(0)
+        }
+    };
+    2 * max_prepared + slot_count()
+}
+
+fn shmem_size(slots: u32, prepared: u32) -> usize {
+    std::mem::size_of::<Header>().next_multiple_of(8)
+        + (slots as usize + prepared as usize) * std::mem::size_of::<Slot>()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn request_shmem() {
+    // SAFETY: chained hook of the postmaster, called once before shared memory is created.
+    unsafe {
+        if let Some(prev) = PREV_REQUEST_HOOK {
+            prev();
+        }
+        pg_sys::RequestAddinShmemSpace(shmem_size(slot_count(), prepared_capacity()));
+        pg_sys::RequestNamedLWLockTranche(NAME.as_ptr(), 1);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn startup_shmem() {
+    // SAFETY: chained hook, run by the postmaster after every (re)creation of shared memory
+    // (a crash restart zeroes it anew), under AddinShmemInitLock as the docs of
+    // ShmemInitStruct ask.
+    unsafe {
+        if let Some(prev) = PREV_STARTUP_HOOK {
+            prev();
+        }
+        let (slots, prepared) = (slot_count(), prepared_capacity());
+        let lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock; // AddinShmemInitLock
+        pg_sys::LWLockAcquire(lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut found = false;
+        let header = pg_sys::ShmemInitStruct(NAME.as_ptr(), shmem_size(slots, prepared), &mut found).cast::<Header>();
+        if !found {
+            std::ptr::write_bytes(header.cast::<u8>(), 0, shmem_size(slots, prepared));
+            (*header).slots = slots;
+            (*header).prepared = prepared;
+        }
+        pg_sys::LWLockRelease(lock);
+        PREPARED_LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(NAME.as_ptr())).lock;
+        SHARED = header;
+    }
+}
+
+static SLOTS_ON: GucSetting<bool> = GucSetting::<bool>::new(true);
+static SLOTS_OFF: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+/// `bel.in_flight_slots` (read-only): on when bel was preloaded and readers use the slots, off
+/// when they use the allocation lock and the lock table.
+pub fn define_setting(preloaded: bool) {
+    GucRegistry::define_bool_guc(
+        c"bel.in_flight_slots",
+        c"Whether the no-loss horizon reads in-flight slots in shared memory (bel in shared_preload_libraries).",
+        c"off: readers take the allocation lock and scan the lock table (docs/no-loss-cursor.md).",
+        if preloaded { &SLOTS_ON } else { &SLOTS_OFF },
+        GucContext::Internal,
+        GucFlags::default(),
+    );
+}
+
+/// The slots, when bel is preloaded (else the lock-based horizon of locks.rs is used).
+pub fn shared() -> Option<&'static Shared> {
+    // SAFETY: SHARED is set once per postmaster life before any backend starts.
+    let header = unsafe { SHARED };
+    if header.is_null() {
+        None
+    } else {
+        // SAFETY: Shared is a transparent view of the header and the arrays behind it.
+        Some(unsafe { &*(header as *const Shared) })
+    }
+}
+
+/// A view of the shared memory: the header, then `slots` slots, then `prepared` entries.
+#[repr(transparent)]
+pub struct Shared(Header);
+
+impl Shared {
+    fn slots(&self) -> &[Slot] {
+        let base = std::ptr::from_ref(&self.0).cast::<u8>();
+        // SAFETY: the startup hook sized the segment for this many slots after the header.
+        unsafe {
+            std::slice::from_raw_parts(
+                base.add(std::mem::size_of::<Header>().next_multiple_of(8)).cast::<Slot>(),
+                self.0.slots as usize,
+            )
+        }
+    }
+    fn prepared(&self) -> &[Slot] {
+        // SAFETY: the prepared entries follow the slots in the same segment.
+        unsafe {
+            std::slice::from_raw_parts(self.slots().as_ptr().add(self.0.slots as usize), self.0.prepared as usize)
+        }
+    }
+    fn my_slot(&self) -> &Slot {
+        // SAFETY: MyProc is set in every backend that runs a transaction.
+        let procno = unsafe { (*pg_sys::MyProc).pgprocno };
+        usize::try_from(procno)
+            .ok()
+            .and_then(|i| self.slots().get(i))
+            .unwrap_or_else(|| internal("in-flight slots", format!("no slot for pgprocno {procno}")))
+    }
+
+    /// Writers, before their first allocation of a transaction: readers that see this wait for
+    /// the idx to be published.
+    pub fn begin_allocating(&self) {
+        register_backend(self);
+        self.my_slot().idx.store(ALLOCATING, SeqCst);
+    }
+
+    /// Writers: the allocation failed before it was published (nothing to wait for).
+    pub fn end_allocating_unpublished(&self) {
+        let _ = self.my_slot().idx.compare_exchange(ALLOCATING, EMPTY, SeqCst, SeqCst);
+    }
+
+    /// Writers: `idx` is the first idx of this transaction, the key of its in-flight lock.
+    pub fn publish(&self, idx: i64) {
+        self.my_slot().idx.store(idx, SeqCst);
+        PUBLISHED.set(Some(idx));
+    }
+
+    #[cfg(any(test, feature = "pg_test"))]
+    pub fn own_slot_allocating(&self) -> bool {
+        self.my_slot().idx.load(SeqCst) == ALLOCATING
+    }
+
+    fn clear(&self) {
+        self.my_slot().idx.store(EMPTY, SeqCst);
+        PUBLISHED.set(None);
+    }
+
+    /// Readers: the smallest first idx in flight in this database, from other backends and
+    /// prepared transactions, as of after `last_allocated` was read. Every transaction that
+    /// allocated an idx <= `last_allocated` either shows here or has ended (committed and
+    /// visible, or rolled back). The reader's own transaction is skipped: it sees its appends.
+    pub fn min_in_flight(&self) -> Option<i64> {
+        fence(SeqCst);
+        // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
+        let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
+        let mut min: Option<i64> = None;
+        let mut keep = |idx: i64| min = Some(min.map_or(idx, |m: i64| m.min(idx)));
+        for (i, slot) in self.slots().iter().enumerate() {
+            if usize::try_from(me).ok() == Some(i) {
+                continue;
+            }
+            if let Some(idx) = published_in(slot, db) {
+                keep(idx);
+            }
+        }
+        self.seed_prepared();
+        let mut ended = Vec::new();
+        for entry in self.prepared() {
+            let idx = entry.idx.load(SeqCst);
+            if idx == EMPTY || entry.db.load(SeqCst) != db {
+                continue;
+            }
+            if super::locks::is_in_flight_in(db, idx) {
+                keep(idx);
+            } else {
+                // Ended (its in-flight lock is released only after its end is visible).
+                ended.push((db, idx));
+            }
+        }
+        if !ended.is_empty() {
+            self.remove_prepared(&ended);
+        }
+        min
+    }
+
+    /// Adds a prepared transaction's first idx; Err when the list is full of live entries.
+    fn register_prepared(&self, db: u32, idx: i64) -> Result<(), ()> {
+        for pass in 0..2 {
+            {
+                let _lock = PreparedLock::exclusive();
+                let entries = self.prepared();
+                if entries.iter().any(|e| e.idx.load(SeqCst) == idx && e.db.load(SeqCst) == db) {
+                    return Ok(());
+                }
+                if let Some(e) = entries.iter().find(|e| e.idx.load(SeqCst) == EMPTY) {
+                    // The database first: a reader that reads the idx reads this database.
+                    e.db.store(db, SeqCst);
+                    e.idx.store(idx, SeqCst);
+                    return Ok(());
+                }
+            }
+            if pass == 0 {
+                // Full: drop the entries of prepared transactions that ended (any database).
+                let ended: Vec<(u32, i64)> = self
+                    .prepared()
+                    .iter()
+                    .map(|e| (e.db.load(SeqCst), e.idx.load(SeqCst)))
+                    .filter(|&(d, v)| v != EMPTY && !super::locks::is_in_flight_in(d, v))
+                    .collect();
+                self.remove_prepared(&ended);
+            }
+        }
+        Err(())
+    }
+
+    /// Removes the entries (database, first idx) of prepared transactions that ended. A first
+    /// idx is never in flight again in its database (a PREPARE flushed it: no crash hands it out
+    /// again), so an entry still holding the same pair is the ended one.
+    fn remove_prepared(&self, ended: &[(u32, i64)]) {
+        let _lock = PreparedLock::exclusive();
+        for e in self.prepared() {
+            let pair = (e.db.load(SeqCst), e.idx.load(SeqCst));
+            if pair.1 != EMPTY && ended.contains(&pair) {
+                e.idx.store(EMPTY, SeqCst);
+            }
+        }
+    }
+
+    /// Shared memory starts empty at every postmaster start, but prepared transactions survive
+    /// a restart with their locks: the first reader after a start copies their in-flight locks
+    /// (the lock table's entries held by no backend, pid 0) into the list, once.
+    fn seed_prepared(&self) {
+        if self.0.prepared_seeded.load(SeqCst) {
+            return;
+        }
+        for (db, idx) in super::locks::prepared_in_flight() {
+            if self.register_prepared(db, idx).is_err() {
+                internal("in-flight slots", "the list of prepared appends is full");
+            }
+        }
+        self.0.prepared_seeded.store(true, SeqCst);
+    }
+}
+
+/// The prepared list's LWLock, held while this lives (an ERROR releases it with the rest).
+struct PreparedLock;
+
+impl PreparedLock {
+    fn exclusive() -> Self {
+        // SAFETY: the lock was set up with the shared memory, before any backend started.
+        unsafe { pg_sys::LWLockAcquire(PREPARED_LOCK, pg_sys::LWLockMode::LW_EXCLUSIVE) };
+        PreparedLock
+    }
+}
+
+impl Drop for PreparedLock {
+    fn drop(&mut self) {
+        // SAFETY: held since `exclusive`.
+        unsafe { pg_sys::LWLockRelease(PREPARED_LOCK) };
+    }
+}
+
+/// The first idx a slot publishes for database `db`, waiting while it is ALLOCATING.
+fn published_in(slot: &Slot, db: u32) -> Option<i64> {
+    let mut spins: u32 = 0;
+    loop {
+        let idx = slot.idx.load(SeqCst);
+        // The database is set before the slot's first publication and changes only after the
+        // backend cleared the slot and exited: a value read before it belongs to it, or to a
+        // transaction that has ended.
+        if idx == EMPTY || slot.db.load(SeqCst) != db {
+            return None;
+        }
+        if idx != ALLOCATING {
+            return Some(idx);
+        }
+        // Between an allocation's start and its publication: nextval and a lock-table insert,
+        // no heavyweight lock wait (the sequence is locked before), so this ends in microseconds
+        // unless the writer is descheduled; yield, then sleep briefly. Interruptible.
+        pg_sys::check_for_interrupts!();
+        spins += 1;
+        if spins < 100 {
+            std::thread::yield_now();
+        } else {
+            // SAFETY: a plain sleep of 50 µs.
+            unsafe { pg_sys::pg_usleep(50) };
+        }
+    }
+}
+
+thread_local! {
+    static REGISTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The idx this backend's slot publishes (its in-flight lock's key).
+    static PUBLISHED: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Once per backend, before its first publication: the slot names this database, and the
+/// callbacks that clear it are registered.
+fn register_backend(shared: &Shared) {
+    if REGISTERED.get() {
+        return;
+    }
+    let slot = shared.my_slot();
+    slot.idx.store(EMPTY, SeqCst);
+    // SAFETY: MyDatabaseId is fixed for the backend's life.
+    slot.db.store(unsafe { pg_sys::MyDatabaseId.to_u32() }, SeqCst);
+    // SAFETY: registers static functions for the rest of the backend's life.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(at_transaction_event), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(at_subtransaction_event), std::ptr::null_mut());
+        pg_sys::RegisterResourceReleaseCallback(Some(after_release), std::ptr::null_mut());
+        pg_sys::before_shmem_exit(Some(at_exit), pg_sys::Datum::from(0));
+    }
+    REGISTERED.set(true);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn at_transaction_event(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    let Some(shared) = shared() else { return };
+    match event {
+        // After ProcArrayEndTransaction: the commit is visible to new snapshots, the abort
+        // final.
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_ABORT => shared.clear(),
+        // The backend's transaction becomes a prepared one that stays in flight: listed before
+        // the slot is cleared at PREPARE, so a reader that finds the slot cleared finds the entry.
+        pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
+            if let Some(idx) = super::locks::in_flight_of_this_transaction() {
+                // SAFETY: MyDatabaseId is fixed for the backend's life.
+                let db = unsafe { pg_sys::MyDatabaseId.to_u32() };
+                if shared.register_prepared(db, idx).is_err() {
+                    internal("in-flight slots", "the list of prepared appends is full");
+                }
+            }
+        }
+        pg_sys::XactEvent::XACT_EVENT_PREPARE => shared.clear(),
+        _ => {}
+    }
+}
+
+/// An allocation cut by an error that a subtransaction catches: its ALLOCATING mark goes (the
+/// guard's drop does it too, unless the path skipped it).
+#[pg_guard]
+unsafe extern "C-unwind" fn at_subtransaction_event(
+    event: pg_sys::SubXactEvent::Type,
+    _sub: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        if let Some(shared) = shared() {
+            shared.end_allocating_unpublished();
+        }
+    }
+}
+
+/// The slot follows the in-flight lock: once the lock is gone, the slot is emptied. Before the
+/// transaction ends that happens when a rolled-back savepoint (or plpgsql block) owned the lock:
+/// it took every append of the transaction so far with it, and a later append publishes again.
+/// Checked after each release of a resource owner's locks, wherever the lock was owned (a
+/// portal of an outer level keeps it across the rollback of an inner one, and then the slot
+/// stays too).
+#[pg_guard]
+unsafe extern "C-unwind" fn after_release(
+    phase: pg_sys::ResourceReleasePhase::Type,
+    _is_commit: bool,
+    _is_top_level: bool,
+    _arg: *mut c_void,
+) {
+    if phase != pg_sys::ResourceReleasePhase::RESOURCE_RELEASE_AFTER_LOCKS {
+        return;
+    }
+    let Some(idx) = PUBLISHED.get() else { return };
+    if !super::locks::holds_in_flight(idx) {
+        if let Some(shared) = shared() {
+            shared.clear();
+        }
+    }
+}
+
+/// Runs before the transaction of an exiting backend is aborted: that transaction can only
+/// roll back now, so the slot may be cleared first.
+#[pg_guard]
+unsafe extern "C-unwind" fn at_exit(_code: i32, _arg: pg_sys::Datum) {
+    if let Some(shared) = shared() {
+        shared.clear();
+    }
+}
