@@ -11,7 +11,10 @@
 #      bel    bel.bel_append(...) / bel.list_events_page(cursor, '{}', 1000)
 #      naive  INSERT + pg_notify into bench.plain_events (LIKE bel.events INCLUDING ALL, its own
 #             sequence) / "idx > cursor order by idx limit 1000", made into the same page jsonb
-#    in BENCH_ROUNDS interleaved rounds (bel 0, naive 0, bel 32, naive 32, ...). Prints the
+#    in BENCH_ROUNDS interleaved rounds (bel 0, naive 0, bel 32, naive 32, ...), once per
+#    no-loss horizon of BENCH_MODES, the cluster restarted in between: "slots" (bel in
+#    shared_preload_libraries: readers scan the in-flight slots, no lock) and "fallback" (bel not
+#    preloaded: readers take the allocation lock and copy the lock table). Prints, per mode, the
 #    writers' tps (median over rounds), the followers' polls/s, and the slowdowns: bel N / bel 0
 #    and naive N / naive 0 (tps with 0 followers over tps with N), and bel's slowdown over
 #    naive's (medians of the per-round ratios).
@@ -34,6 +37,7 @@
 #   BENCH_SECONDS=10         duration of each writer run (BENCH_SECONDS=3 for a smoke run)
 #   BENCH_ROUNDS=3           interleaved rounds of parts 1 and 3; medians are reported
 #   BENCH_FOLLOWERS="0 32 128"  follower counts of part 1
+#   BENCH_MODES="slots fallback"  the horizons of part 1 (parts 2 and 3 run with slots)
 #   BENCH_POLL_MS=20         the followers' sleep when caught up
 #   BENCH_QUERY_RUNS=100     runs of each part-2 query
 #   BENCH_CATCHUP_PAGES=200  pages of the catch-up read of part 3
@@ -54,6 +58,7 @@ POLL_MS="${BENCH_POLL_MS:-20}"
 QUERY_RUNS="${BENCH_QUERY_RUNS:-100}"
 CATCHUP_PAGES="${BENCH_CATCHUP_PAGES:-200}"
 read -r -a PARTS <<<"${BENCH_PARTS:-1 2 3}"
+read -r -a MODES <<<"${BENCH_MODES:-slots fallback}"
 PORT="${BENCH_PORT:-54414}"
 STANDBY_PORT="${BENCH_STANDBY_PORT:-54415}"
 WRITERS=8
@@ -75,6 +80,14 @@ wants() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 # Both clusters: 128 followers + 8 writers + the script's own sessions fit in 200.
 export BEL_PG_MAX_CONNECTIONS=200
 pg_primary() { BEL_PG_PORT="$PORT" BEL_PG_ROOT="/var/tmp/bel-$PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
+# use_mode slots|fallback: restarts the primary with bel preloaded or not
+use_mode() {
+  local preload=1
+  case "$1" in slots) ;; fallback) preload=0 ;; *) die "BENCH_MODES: unknown mode '$1' (slots, fallback)" ;; esac
+  BEL_PG_PRELOAD="$preload" pg_primary restart >/dev/null
+  [ "$(psql_db -At -c "load 'bel'" -c "show bel.in_flight_slots")" = "$([ "$preload" = 1 ] && echo on || echo off)" ] ||
+    die "the primary did not come up in mode $1"
+}
 pg_standby() { BEL_PG_PORT="$STANDBY_PORT" BEL_PG_ROOT="/var/tmp/bel-$STANDBY_PORT" bash "$BEL_SCRIPTS/pg.sh" "$@"; }
 psql_db() { pg_primary psql -X -q -v ON_ERROR_STOP=1 -d "${PSQL_DB:-$DB}" "$@"; }
 primary_dsn() { echo "host=/var/tmp/bel-$PORT/sock port=$PORT user=postgres dbname=$1"; }
@@ -191,33 +204,38 @@ select coalesce((p->>'nextIdx')::bigint, :cur) as cur, (p->>'hasMore')::boolean:
 \sleep $POLL_MS ms
 \endif
 SQL
-  local round n sys table tps polls
+  local round mode n sys table tps polls
   for round in $(seq 1 "$ROUNDS"); do
-    for n in "${FOLLOWER_COUNTS[@]}"; do
-      for sys in bel naive; do
-        table=bel.events
-        [ "$sys" = bel ] || table=bench.plain_events
-        psql_db -c checkpoint
-        log "part 1, round $round/$ROUNDS: $sys, $WRITERS writers, $n followers, $SECONDS_PER_RUN s"
-        if [ "$n" -gt 0 ]; then
-          local tail
-          tail="$(psql_db -At -c "select coalesce(max(idx), 0) from $table")"
-          RUN_APP="$FOLLOWER_APP" run_pgbench "$WORK/followers.out" "$WORK/$sys-follower.sql" "$n" "$SECONDS_PER_RUN" \
-            -D cur="$tail" >"$WORK/followers.tps" &
-          BACKGROUND_PID=$!
-          wait_for_sessions "$FOLLOWER_APP" "$n"
-        fi
-        tps="$(run_pgbench "$WORK/writers.out" "$WORK/$sys-writer.sql" "$WRITERS" "$SECONDS_PER_RUN")"
-        RESULT["$sys-$n-tps|$round"]="$tps"
-        if [ "$n" -gt 0 ]; then
-          wait "$BACKGROUND_PID" || die "the followers failed: $(cat "$WORK/followers.out")"
-          BACKGROUND_PID=""
-          polls="$(cat "$WORK/followers.tps")"
-          RESULT["$sys-$n-polls|$round"]="$polls"
-        fi
+    for mode in "${MODES[@]}"; do
+      use_mode "$mode"
+      for n in "${FOLLOWER_COUNTS[@]}"; do
+        for sys in bel naive; do
+          table=bel.events
+          [ "$sys" = bel ] || table=bench.plain_events
+          psql_db -c checkpoint
+          log "part 1, round $round/$ROUNDS, $mode: $sys, $WRITERS writers, $n followers, $SECONDS_PER_RUN s"
+          if [ "$n" -gt 0 ]; then
+            local tail
+            tail="$(psql_db -At -c "select coalesce(max(idx), 0) from $table")"
+            RUN_APP="$FOLLOWER_APP" run_pgbench "$WORK/followers.out" "$WORK/$sys-follower.sql" "$n" "$SECONDS_PER_RUN" \
+              -D cur="$tail" >"$WORK/followers.tps" &
+            BACKGROUND_PID=$!
+            wait_for_sessions "$FOLLOWER_APP" "$n"
+          fi
+          tps="$(run_pgbench "$WORK/writers.out" "$WORK/$sys-writer.sql" "$WRITERS" "$SECONDS_PER_RUN")"
+          RESULT["$mode/$sys-$n-tps|$round"]="$tps"
+          if [ "$n" -gt 0 ]; then
+            wait "$BACKGROUND_PID" || die "the followers failed: $(cat "$WORK/followers.out")"
+            BACKGROUND_PID=""
+            polls="$(cat "$WORK/followers.tps")"
+            RESULT["$mode/$sys-$n-polls|$round"]="$polls"
+          fi
+        done
       done
     done
   done
+  # parts 2 and 3 run with the slots
+  [ "${MODES[-1]}" = slots ] || use_mode slots
 }
 
 # values SERIES: the value of every round, one per line
@@ -236,21 +254,26 @@ report1() {
   echo
   echo "1. writers under polling followers: $WRITERS pgbench writers (-M prepared, one event per transaction), $SECONDS_PER_RUN s,"
   echo "   followers polling every $POLL_MS ms with their own cursors (pages of up to 1000); $ROUNDS interleaved round(s);"
-  echo "   tps and polls/s: medians over rounds; slowdown = tps with 0 followers / tps with N (median of the per-round ratios)"
+  echo "   tps and polls/s: medians over rounds; slowdown = tps with 0 followers / tps with N (median of the per-round ratios);"
+  echo "   horizon: slots = bel preloaded (in-flight slots, no lock), fallback = not preloaded (allocation lock + lock table)"
   echo
-  printf '%9s %10s %10s %13s %15s %19s %12s %14s\n' followers "bel tps" "naive tps" "bel slowdown" "naive slowdown" "bel/naive slowdown" "bel polls/s" "naive polls/s"
-  local n
-  for n in "${FOLLOWER_COUNTS[@]}"; do
-    local bs ns rel
-    bs="$(slowdowns bel "$n" | median)"
-    ns="$(slowdowns naive "$n" | median)"
-    rel="$(paste <(slowdowns bel "$n") <(slowdowns naive "$n") | awk '$2 > 0 { print $1 / $2 }' | median)"
-    printf '%9s %10.0f %10.0f %12.2fx %14.2fx %18.2fx %12s %14s\n' "$n" \
-      "$(values "bel-$n-tps" | median)" "$(values "naive-$n-tps" | median)" "$bs" "$ns" "$rel" \
-      "$(values "bel-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')" \
-      "$(values "naive-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')"
+  printf '%9s %9s %10s %10s %13s %15s %19s %12s %14s\n' horizon followers "bel tps" "naive tps" "bel slowdown" "naive slowdown" "bel/naive slowdown" "bel polls/s" "naive polls/s"
+  local mode n
+  for mode in "${MODES[@]}"; do
+    for n in "${FOLLOWER_COUNTS[@]}"; do
+      local bs ns rel
+      bs="$(slowdowns "$mode/bel" "$n" | median)"
+      ns="$(slowdowns "$mode/naive" "$n" | median)"
+      rel="$(paste <(slowdowns "$mode/bel" "$n") <(slowdowns "$mode/naive" "$n") | awk '$2 > 0 { print $1 / $2 }' | median)"
+      printf '%9s %9s %10.0f %10.0f %12.2fx %14.2fx %18.2fx %12s %14s\n' "$mode" "$n" \
+        "$(values "$mode/bel-$n-tps" | median)" "$(values "$mode/naive-$n-tps" | median)" "$bs" "$ns" "$rel" \
+        "$(values "$mode/bel-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')" \
+        "$(values "$mode/naive-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')"
+    done
   done
-  echo "   per round (writer tps): $(for n in "${FOLLOWER_COUNTS[@]}"; do printf 'bel %s [%s] naive %s [%s]; ' "$n" "$(values "bel-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')" "$n" "$(values "naive-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"; done)"
+  for mode in "${MODES[@]}"; do
+    echo "   per round, $mode (writer tps): $(for n in "${FOLLOWER_COUNTS[@]}"; do printf 'bel %s [%s] naive %s [%s]; ' "$n" "$(values "$mode/bel-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')" "$n" "$(values "$mode/naive-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"; done)"
+  done
 }
 
 # --- part 2: wide globs -------------------------------------------------------------------
