@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(page("'data/b/1'"), Vec::<String>::new());
         // No patterns: every partition, paged; a ref equal to a literal prefix is included.
         // ("." sorts before "/" in the C collation.)
-        assert_eq!(texts("select partition_ref from bel.partition_status(null, 'data/a', 2)"), ["data/a.x", "data/a/1"]);
+        assert_eq!(
+            texts("select partition_ref from bel.partition_status(null, 'data/a', 2)"),
+            ["data/a.x", "data/a/1"]
+        );
         assert_eq!(texts("select partition_ref from bel.partition_status(null, 'data/a/3', 3)"), ["data/b/1"]);
         assert_eq!(texts("select partition_ref from bel.partition_status('{data/a}')"), ["data/a"]);
         assert_eq!(count("select count(*) from bel.partition_status(null, null, 0)"), 0);

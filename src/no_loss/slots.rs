@@ -28,6 +28,11 @@ const ALLOCATING: i64 = -1;
 struct Slot {
     idx: AtomicI64,
     db: AtomicU32,
+    /// Prepared entries only: bumped (under the list's lock) whenever the entry is claimed by a
+    /// PREPARE, also by one with the same pair. A reader removes an entry it found ended only
+    /// if this did not move since: a first idx can be in flight again in a database (DROP and
+    /// CREATE EXTENSION, setval), and an ended entry must not take a new PREPARE's with it.
+    generation: AtomicU32,
 }
 
 #[repr(C)]
@@ -233,7 +238,9 @@ impl Shared {
         }
         self.seed_prepared();
         let mut ended = Vec::new();
-        for entry in self.prepared() {
+        for (i, entry) in self.prepared().iter().enumerate() {
+            // The generation before the probe: a PREPARE that claims the entry after it bumps it.
+            let generation = entry.generation.load(SeqCst);
             let idx = entry.idx.load(SeqCst);
             if idx == EMPTY || entry.db.load(SeqCst) != db {
                 continue;
@@ -242,7 +249,7 @@ impl Shared {
                 keep(idx);
             } else {
                 // Ended (its in-flight lock is released only after its end is visible).
-                ended.push((db, idx));
+                ended.push((i, generation));
             }
         }
         if !ended.is_empty() {
@@ -257,23 +264,30 @@ impl Shared {
             {
                 let _lock = PreparedLock::exclusive();
                 let entries = self.prepared();
-                if entries.iter().any(|e| e.idx.load(SeqCst) == idx && e.db.load(SeqCst) == db) {
+                if let Some(e) = entries.iter().find(|e| e.idx.load(SeqCst) == idx && e.db.load(SeqCst) == db) {
+                    // Maybe an ended transaction's entry a reader is about to remove: claimed.
+                    e.generation.fetch_add(1, SeqCst);
                     return Ok(());
                 }
                 if let Some(e) = entries.iter().find(|e| e.idx.load(SeqCst) == EMPTY) {
                     // The database first: a reader that reads the idx reads this database.
                     e.db.store(db, SeqCst);
                     e.idx.store(idx, SeqCst);
+                    e.generation.fetch_add(1, SeqCst);
                     return Ok(());
                 }
             }
             if pass == 0 {
                 // Full: drop the entries of prepared transactions that ended (any database).
-                let ended: Vec<(u32, i64)> = self
+                let ended: Vec<(usize, u32)> = self
                     .prepared()
                     .iter()
-                    .map(|e| (e.db.load(SeqCst), e.idx.load(SeqCst)))
-                    .filter(|&(d, v)| v != EMPTY && !super::locks::is_in_flight_in(d, v))
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        let generation = e.generation.load(SeqCst);
+                        let (d, v) = (e.db.load(SeqCst), e.idx.load(SeqCst));
+                        (v != EMPTY && !super::locks::is_in_flight_in(d, v)).then_some((i, generation))
+                    })
                     .collect();
                 self.remove_prepared(&ended);
             }
@@ -281,15 +295,16 @@ impl Shared {
         Err(())
     }
 
-    /// Removes the entries (database, first idx) of prepared transactions that ended. A first
-    /// idx is never in flight again in its database (a PREPARE flushed it: no crash hands it out
-    /// again), so an entry still holding the same pair is the ended one.
-    fn remove_prepared(&self, ended: &[(u32, i64)]) {
+    /// Removes the entries (position, generation when found ended) of prepared transactions
+    /// that ended, unless a PREPARE claimed the entry since (its generation moved).
+    fn remove_prepared(&self, ended: &[(usize, u32)]) {
         let _lock = PreparedLock::exclusive();
-        for e in self.prepared() {
-            let pair = (e.db.load(SeqCst), e.idx.load(SeqCst));
-            if pair.1 != EMPTY && ended.contains(&pair) {
-                e.idx.store(EMPTY, SeqCst);
+        let entries = self.prepared();
+        for &(i, generation) in ended {
+            if let Some(e) = entries.get(i) {
+                if e.generation.load(SeqCst) == generation {
+                    e.idx.store(EMPTY, SeqCst);
+                }
             }
         }
     }
@@ -344,14 +359,24 @@ fn published_in(slot: &Slot, db: u32) -> Option<i64> {
         }
         // Between an allocation's start and its publication: nextval and a lock-table insert,
         // no heavyweight lock wait (the sequence is locked before), so this ends in microseconds
-        // unless the writer is descheduled; yield, then sleep briefly. Interruptible.
+        // unless the writer is descheduled or stopped; yield, then wait on the latch 1 ms at a
+        // time, shown in pg_stat_activity as wait event Extension. Interruptible: cancel and
+        // statement_timeout end it (no lock wait, so lock_timeout does not).
         pg_sys::check_for_interrupts!();
-        spins += 1;
+        spins = spins.saturating_add(1);
         if spins < 100 {
             std::thread::yield_now();
         } else {
-            // SAFETY: a plain sleep of 50 µs.
-            unsafe { pg_sys::pg_usleep(50) };
+            // SAFETY: waits on this backend's latch with a timeout; exits on postmaster death.
+            unsafe {
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                    1,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
         }
     }
 }
