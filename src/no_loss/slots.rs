@@ -4,8 +4,8 @@
 //! Shared memory holds one slot per backend (indexed by `MyProc->pgprocno`) with the first idx
 //! of that backend's transaction still in flight, and a short list of the first idx of
 //! PREPAREd transactions. A writer publishes before it allocates and clears after its commit is
-//! visible; a reader reads the sequence's last value, then the slots, and takes no lock: writers
-//! never wait for readers, readers never copy the lock table.
+//! visible; a reader reads the sequence's last value, then the slots, and takes no lock of bel's
+//! for it: writers never wait for a reader's horizon, readers never copy the lock table.
 //!
 //! Slot states: `EMPTY`; `ALLOCATING` (the backend is between the start of its first
 //! allocation and its publication: the idx it gets may be at or below the last value a reader
@@ -74,9 +74,9 @@ fn slot_count() -> u32 {
     u32::try_from(backends).unwrap_or(0) + pg_sys::NUM_AUXILIARY_PROCS
 }
 
-/// Every transaction prepared at once (`max_prepared_transactions`), twice (a reader seeding the
-/// list after a restart may add entries a PREPARE added too), plus one being prepared per
-/// backend.
+/// Every transaction prepared at once (`max_prepared_transactions`) plus one being prepared per
+/// backend are the live entries (a claim of an existing pair reuses its entry); twice the
+/// former leaves room for ended entries not yet pruned.
 fn prepared_capacity() -> u32 {
     // SAFETY: reads a postmaster GUC by name; missing_ok = true returns NULL if unknown.
     let max_prepared = unsafe {
