@@ -18,8 +18,7 @@ async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
 /// Terminates backend `pid` and returns once it has exited (pg_terminate_backend with a timeout
 /// waits for that).
 async fn terminate(admin: &tokio_postgres::Client, pid: i32) {
-    let gone: bool =
-        admin.query_one("SELECT pg_terminate_backend($1, 30000)", &[&pid]).await.unwrap().get(0);
+    let gone: bool = admin.query_one("SELECT pg_terminate_backend($1, 30000)", &[&pid]).await.unwrap().get(0);
     assert!(gone, "backend {pid} did not exit within 30 s");
 }
 
@@ -210,22 +209,14 @@ async fn followers_lose_nothing_while_writers_are_terminated_at_random() {
     }
     // A writer terminated between PREPARE and COMMIT PREPARED leaves a prepared append.
     let admin = connect(&dsn).await;
-    for row in admin
-        .query("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", &[])
-        .await
-        .unwrap()
+    for row in admin.query("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()", &[]).await.unwrap()
     {
         let gid: String = row.get(0);
         admin.batch_execute(&format!("COMMIT PREPARED '{gid}'")).await.unwrap();
     }
     drain.store(true, Ordering::Relaxed);
-    let committed: Vec<i64> = admin
-        .query("SELECT idx FROM bel.events ORDER BY idx", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let committed: Vec<i64> =
+        admin.query("SELECT idx FROM bel.events ORDER BY idx", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert!(committed.len() > 100, "too few commits to mean anything: {}", committed.len());
     assert!(kills > 20 && terminated > 0, "too few terminations: {kills} kills, {terminated} seen by writers");
     for f in followers {
@@ -234,4 +225,33 @@ async fn followers_lose_nothing_while_writers_are_terminated_at_random() {
         assert_eq!(seen, committed, "a follower's events differ from the committed ones");
     }
     assert_eq!(count(&admin, "SELECT count(*) FROM bel.verify()").await, 0);
+}
+
+/// A PREPARE that fails after bel listed the transaction as prepared (here: its identifier is
+/// taken) rolls back: the stale entry is pruned, and followers are held only by the prepared
+/// transaction that does exist.
+#[tokio::test]
+async fn a_prepare_that_fails_holds_no_follower() {
+    let dsn = fresh_db("slots_prepare_fails").await;
+    let (x, w, o, f) = (connect(&dsn).await, connect(&dsn).await, connect(&dsn).await, connect(&dsn).await);
+    x.batch_execute("BEGIN").await.unwrap();
+    let a = append(&x, &build_event("bx", "RECEIVED", &["p/x"])).await.unwrap();
+    x.batch_execute("PREPARE TRANSACTION 'bel-slots-taken'").await.unwrap();
+
+    w.batch_execute("BEGIN").await.unwrap();
+    let c = append(&w, &build_event("bw", "RECEIVED", &["p/w"])).await.unwrap();
+    let refused = w.batch_execute("PREPARE TRANSACTION 'bel-slots-taken'").await;
+    assert!(refused.is_err(), "a second PREPARE with the same identifier must fail");
+    // Whatever state the failed PREPARE left the session in, the transaction is gone after this.
+    let _ = w.batch_execute("ROLLBACK").await;
+    let b = append(&o, &build_event("bo", "RECEIVED", &["p/o"])).await.unwrap();
+    assert!(a < c && c < b);
+
+    let p = page(&f, 0, "{}", 100).await.unwrap();
+    assert_eq!((idxs(&p), p.next_idx, p.in_flight_idx), (vec![], a - 1, a), "held by the prepared transaction only");
+    x.batch_execute("COMMIT PREPARED 'bel-slots-taken'").await.unwrap();
+    let p = page(&f, 0, "{}", 100).await.unwrap();
+    assert_eq!(idxs(&p), vec![a, b], "the failed PREPARE's append rolled back and holds nothing");
+    assert_eq!((p.next_idx, p.in_flight_idx), (b, 0));
+    assert_eq!(count(&f, "SELECT count(*) FROM bel.events WHERE build_request_id = 'bw'").await, 0);
 }
