@@ -94,11 +94,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- prepare ------------------------------------------------------------------------------
-if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
-  log "setup + install the extension (BENCH_SKIP_INSTALL=1 skips this)"
-  bash "$BEL_SCRIPTS/setup.sh"
-  BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
-fi
+bench_install_unless_skipped
 [ -x "$PGBENCH" ] || die "$PGBENCH not found (run scripts/setup.sh)"
 
 if ! bash "$PG" status >/dev/null 2>&1; then
@@ -110,15 +106,11 @@ log "recreating database $DB with the extension and the baseline table"
 bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
   -c "drop database if exists $DB with (force)" \
   -c "create database $DB"
+# (a)/(b): bench.plain_events
+psql_db -f "$BEL_SCRIPTS/bench_baseline.sql"
 psql_db <<'SQL'
-create extension bel;
-create schema bench;
 -- fresh ids for every transaction of every workload (never collide, or appends are refused)
 create sequence bench.ids cache 1;
--- (a)/(b): the same columns, defaults, constraints and indexes as bel.events
-create table bench.plain_events (like bel.events including all);
-create sequence bench.plain_events_idx_seq owned by bench.plain_events.idx;
-alter table bench.plain_events alter column idx set default nextval('bench.plain_events_idx_seq');
 -- the follower's stop flag and its results
 create table bench.control (stop boolean not null);
 insert into bench.control values (false);

@@ -77,11 +77,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
-  log "setup + install the extension (BENCH_SKIP_INSTALL=1 skips this)"
-  bash "$BEL_SCRIPTS/setup.sh"
-  BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
-fi
+bench_install_unless_skipped
 
 cd "$BEL_REPO_ROOT"
 log "building bel and bel-bench-follow (release)"
@@ -96,14 +92,7 @@ log "recreating database $DB with the extension and the baseline table"
 bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -c "set client_min_messages = warning" \
   -c "drop database if exists $DB with (force)" \
   -c "create database $DB"
-bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
-create extension bel;
-create schema bench;
--- The baseline: the same columns, defaults, constraints and indexes as bel.events.
-create table bench.plain_events (like bel.events including all);
-create sequence bench.plain_events_idx_seq owned by bench.plain_events.idx;
-alter table bench.plain_events alter column idx set default nextval('bench.plain_events_idx_seq');
-SQL
+bash "$PG" psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$BEL_SCRIPTS/bench_baseline.sql"
 DSN="$(bash "$PG" dsn "$DB")"
 
 log "starting bel serve on http://$HTTP (pool size $POOL_SIZE)"

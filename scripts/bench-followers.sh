@@ -116,11 +116,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- prepare ------------------------------------------------------------------------------
-if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
-  log "setup + install the extension (BENCH_SKIP_INSTALL=1 skips this)"
-  bash "$BEL_SCRIPTS/setup.sh"
-  BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
-fi
+bench_install_unless_skipped
 [ -x "$PGBENCH" ] || die "$PGBENCH not found (run scripts/setup.sh)"
 if wants 3; then
   log "building the standby followers' program (release)"
@@ -166,14 +162,7 @@ part1() {
   log "part 1: recreating database $DB with the extension and the naive log"
   PSQL_DB=postgres psql_db -c "set client_min_messages = warning" -c "drop database if exists $DB with (force)" \
     -c "create database $DB"
-  psql_db <<'SQL'
-create extension bel;
-create schema bench;
-create sequence bench.ids cache 1;
-create table bench.plain_events (like bel.events including all);
-create sequence bench.plain_events_idx_seq owned by bench.plain_events.idx;
-alter table bench.plain_events alter column idx set default nextval('bench.plain_events_idx_seq');
-SQL
+  psql_db -f "$BEL_SCRIPTS/bench_baseline.sql" -c "create sequence bench.ids cache 1"
   # Writers: as in scripts/bench-append.sh, a BUILD_REQUEST_RECEIVED event of a fresh build.
   local event="jsonb_build_object('eventId', 'bench-' || n, 'buildRequestId', 'b-' || n,
     'buildRequest', jsonb_build_object('status', 'BUILD_REQUEST_RECEIVED',

@@ -64,3 +64,13 @@ ensure_pg_user_can_read() {
 
 # now_s: seconds since the epoch (for step timings).
 now_s() { date +%s; }
+
+# The benchmarks' first step: setup + install the extension, unless BENCH_SKIP_INSTALL=1
+# (then the installed one is measured).
+bench_install_unless_skipped() {
+  if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
+    bel_log bench "setup + install the extension (BENCH_SKIP_INSTALL=1 skips this)"
+    bash "$BEL_SCRIPTS/setup.sh"
+    BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
+  fi
+}
