@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::events::{self, Target};
+use crate::floor::{self, Floors};
 use crate::followers::{self, Kind, Received, Source};
 use crate::load::{self, LoadDone};
 use crate::stats::Latencies;
@@ -52,6 +53,10 @@ pub struct FollowerResult {
     pub wrong: usize,
     /// Received before the appender's COMMIT call returned (counted as 0 ms).
     pub before_commit_returned: usize,
+    /// Of each received event's latency, the part spent waiting for the slowest commit of a
+    /// smaller idx, and the follower's own part (floor.rs).
+    pub floor_waits: Latencies,
+    pub own_parts: Latencies,
 }
 
 /// What one phase measured.
@@ -97,7 +102,7 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
 
     let appender_settings = settings.clone();
     let counters: Vec<_> = running.iter().map(|follower| follower.seen.clone()).collect();
-    let appender = std::thread::spawn(move || -> Result<(Vec<Appended>, Duration), Failure> {
+    let appender = std::thread::spawn(move || -> Result<(Vec<Appended>, Vec<(i64, Instant)>, Duration), Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let settings = appender_settings;
@@ -107,13 +112,16 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
             // baseline follower can skip one for good (that is what it is there to show).
             let tag = &settings.tag;
             let ready_by = Instant::now() + READY_TIMEOUT;
+            let mut ready_commits = Vec::new();
             let mut ready_events = 0;
             while counters.iter().any(|seen| seen.load(Ordering::Acquire) == 0) {
                 if Instant::now() > ready_by {
                     return Err("a follower did not receive any ready event within 30 s".into());
                 }
                 let event_id = format!("m-{tag}-ready-{ready_events}");
-                events::append_timed(&mut client, settings.target, &event_id, &format!("m/{tag}/ready")).await?;
+                ready_commits.push(
+                    events::append_timed(&mut client, settings.target, &event_id, &format!("m/{tag}/ready")).await?,
+                );
                 ready_events += 1;
                 let next_ready_event = Instant::now() + READY_REPEAT;
                 while Instant::now() < next_ready_event && counters.iter().any(|seen| seen.load(Ordering::Acquire) == 0)
@@ -148,7 +156,7 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            Ok((appended, elapsed))
+            Ok((appended, ready_commits, elapsed))
         })
     });
     let appended = tokio::task::spawn_blocking(move || appender.join()).await?;
@@ -161,9 +169,14 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
         received.push((kind, follower.join().map_err(|e| format!("{}: {e}", kind.describe()))?));
     }
     let load = writers.stop().await?;
-    let (appended, elapsed) = appended.map_err(|_| Failure::from("the appender panicked"))??;
+    let (appended, ready_commits, elapsed) = appended.map_err(|_| Failure::from("the appender panicked"))??;
 
-    let followers = received.into_iter().map(|(kind, received)| match_events(kind, &appended, received)).collect();
+    let mut commits = ready_commits;
+    commits.extend(load.commits.iter().copied());
+    commits.extend(appended.iter().map(|a| (a.idx, a.committed)));
+    let floors = Floors::new(commits);
+    let followers =
+        received.into_iter().map(|(kind, received)| match_events(kind, &appended, received, &floors)).collect();
     Ok(PhaseResult {
         appended: appended.len(),
         append_rate: appended.len() as f64 / elapsed.as_secs_f64().max(1e-9),
@@ -174,16 +187,23 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
 }
 
 /// Joins what a follower received with what was appended, by idx.
-fn match_events(kind: Kind, appended: &[Appended], received: Vec<Received>) -> FollowerResult {
+fn match_events(kind: Kind, appended: &[Appended], received: Vec<Received>, floors: &Floors) -> FollowerResult {
     let mut by_idx: HashMap<i64, Vec<Received>> = HashMap::new();
     for event in received {
         by_idx.entry(event.idx).or_default().push(event);
     }
     let (mut samples, mut missed, mut wrong, mut early) = (Vec::with_capacity(appended.len()), 0, 0, 0);
+    let (mut floor_waits, mut own_parts) = (Vec::new(), Vec::new());
     for append in appended {
         match by_idx.get(&append.idx).map(Vec::as_slice) {
             None | Some([]) => missed += 1,
             Some([event]) if event.event_id == append.event_id => {
+                // Its own commit is among the floors: there is one.
+                if let Some(floor) = floors.floor(append.idx) {
+                    let (waited, own) = floor::split(append.committed, floor, event.at);
+                    floor_waits.push(waited);
+                    own_parts.push(own);
+                }
                 match event.at.checked_duration_since(append.committed) {
                     Some(latency) => samples.push(latency),
                     None => {
@@ -195,7 +215,15 @@ fn match_events(kind: Kind, appended: &[Appended], received: Vec<Received>) -> F
             Some(_) => wrong += 1,
         }
     }
-    FollowerResult { kind, latencies: Latencies::new(samples), missed, wrong, before_commit_returned: early }
+    FollowerResult {
+        kind,
+        latencies: Latencies::new(samples),
+        missed,
+        wrong,
+        before_commit_returned: early,
+        floor_waits: Latencies::new(floor_waits),
+        own_parts: Latencies::new(own_parts),
+    }
 }
 
 #[cfg(test)]
@@ -214,9 +242,16 @@ mod tests {
             Received { idx: 2, event_id: "m-2".into(), at: at(5) },
             Received { idx: 3, event_id: "other".into(), at: at(20) },
         ];
-        let result = match_events(Kind::SqlSubscribe, &appended, received);
+        // A writer's idx 0 committed at 12 ms: idx 1 (committed at 10) is readable from 12 on.
+        let mut commits: Vec<_> = appended.iter().map(|a| (a.idx, a.committed)).collect();
+        commits.push((0, at(12)));
+        let result = match_events(Kind::SqlSubscribe, &appended, received, &Floors::new(commits));
         assert_eq!((result.missed, result.wrong, result.before_commit_returned), (1, 1, 1));
         assert_eq!(result.latencies.len(), 2);
         assert_eq!(result.latencies.max(), Some(Duration::from_millis(3)));
+        // idx 1: 2 ms waiting for idx 0, 1 ms its own; idx 2: 2 ms floor, received before it.
+        assert_eq!(result.floor_waits.max(), Some(Duration::from_millis(2)));
+        assert_eq!(result.own_parts.max(), Some(Duration::from_millis(1)));
+        assert_eq!(result.own_parts.percentile(1.0), Some(Duration::ZERO));
     }
 }

@@ -12,7 +12,7 @@ use crate::Failure;
 /// Writers at work.
 pub struct Load {
     stop: watch::Sender<bool>,
-    writers: Vec<JoinHandle<Result<u64, Failure>>>,
+    writers: Vec<JoinHandle<Result<Vec<(i64, Instant)>, Failure>>>,
     started: Instant,
 }
 
@@ -20,6 +20,8 @@ pub struct Load {
 pub struct LoadDone {
     pub appends: u64,
     pub elapsed: Duration,
+    /// Every append's idx and the instant its (autocommit) statement returned.
+    pub commits: Vec<(i64, Instant)>,
 }
 
 impl LoadDone {
@@ -44,16 +46,17 @@ pub async fn start(dsn: &str, target: Target, writers: usize, total_rate: u32, t
             if let Some(ticker) = &mut ticker {
                 ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             }
-            let mut appended = 0u64;
+            let mut commits = Vec::new();
             while !*stopped.borrow() {
                 if let Some(ticker) = &mut ticker {
                     ticker.tick().await;
                 }
-                let id = format!("{prefix}-{appended}");
-                events::append(&client, target, &id, &format!("{partition_prefix}/{appended}")).await?;
-                appended += 1;
+                let n = commits.len();
+                let id = format!("{prefix}-{n}");
+                let idx = events::append(&client, target, &id, &format!("{partition_prefix}/{n}")).await?;
+                commits.push((idx, Instant::now()));
             }
-            Ok(appended)
+            Ok(commits)
         }));
     }
     Ok(Load { stop, writers: tasks, started: Instant::now() })
@@ -64,10 +67,10 @@ impl Load {
     pub async fn stop(self) -> Result<LoadDone, Failure> {
         // Every receiver may be gone already (all writers failed): their errors follow.
         let _ = self.stop.send(true);
-        let mut appends = 0;
+        let mut commits = Vec::new();
         for writer in self.writers {
-            appends += writer.await??;
+            commits.extend(writer.await??);
         }
-        Ok(LoadDone { appends, elapsed: self.started.elapsed() })
+        Ok(LoadDone { appends: commits.len() as u64, elapsed: self.started.elapsed(), commits })
     }
 }

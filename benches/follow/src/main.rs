@@ -15,6 +15,7 @@
 //!    polls answered after one matching commit.
 mod capacity;
 mod events;
+mod floor;
 mod followers;
 mod latency;
 mod load;
@@ -196,6 +197,7 @@ fn print_report(args: &Args, phases: &[PhaseResult], capacities: &[CapacityResul
         "writers", "writes/s", "follower", "events", "missed", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
     let mut checks = Vec::new();
+    let mut split_rows = Vec::new();
     for &writer_rate in &args.writer_rates {
         let of_rate: Vec<&PhaseResult> = phases.iter().filter(|p| p.settings.writer_rate == writer_rate).collect();
         for kind in [Kind::SqlSubscribe, Kind::HttpSubscribe, Kind::BelListenPoll, Kind::PlainListenPoll] {
@@ -227,6 +229,17 @@ fn print_report(args: &Args, phases: &[PhaseResult], capacities: &[CapacityResul
                 ms(latencies.max()),
                 notes(wrong, early)
             );
+            let floor_waits = Latencies::merge(results.iter().map(|(_, f)| &f.floor_waits));
+            let own_parts = Latencies::merge(results.iter().map(|(_, f)| &f.own_parts));
+            split_rows.push(format!(
+                "{:<12} {:<40} {:>8} {:>8} {:>8} {:>8}",
+                rate_text(writer_rate),
+                kind.describe(),
+                ms(floor_waits.percentile(50.0)),
+                ms(floor_waits.percentile(99.0)),
+                ms(own_parts.percentile(50.0)),
+                ms(own_parts.percentile(99.0)),
+            ));
             let target = match kind {
                 Kind::SqlSubscribe => Some(SQL_P99_TARGET),
                 Kind::HttpSubscribe => Some(HTTP_P99_TARGET),
@@ -247,6 +260,16 @@ fn print_report(args: &Args, phases: &[PhaseResult], capacities: &[CapacityResul
         }
     }
     println!("(writes/s: background writers + measured appender, achieved)");
+    println!();
+    println!(
+        "Where the latency goes (floor.rs): waiting for the slowest COMMIT of a smaller idx (the floor: \
+         no exact follower delivers before it; the baseline does not wait for it, which is how it loses \
+         events), and the follower's own part after it"
+    );
+    println!("{:<12} {:<40} {:>8} {:>8} {:>8} {:>8}", "writers", "follower", "floor50", "floor99", "own50", "own99");
+    for row in split_rows {
+        println!("{row}");
+    }
     println!();
     println!(
         "Capacity: idle long polls (wait_ms=30000) held by one bel serve (pid {}, pool size {})",

@@ -1,0 +1,73 @@
+//! The no-loss floor of an event's latency: an exact follower can deliver idx n only once
+//! every append with a smaller idx has ended, so the earliest it can have event n is the
+//! latest COMMIT return among the appends with idx <= n. Every append of a phase is made by
+//! this process (writers and appender, none rolled back), so all of them are known.
+//!
+//! A latency then splits into the floor's part (floor - own COMMIT: waiting for slower
+//! commits of smaller idx, which no exact follower can skip) and the follower's own part
+//! (received - floor: its wake-up, queries and round trips). COMMIT returns are taken when
+//! the reply reached this process, so the floor is late by a reply's transit at most, and a
+//! follower's own part can come out a little below zero: counted as 0.
+use std::time::{Duration, Instant};
+
+/// Commit returns by idx, answering "the latest COMMIT return at or below idx n".
+pub struct Floors {
+    /// Sorted by idx; the instant is the maximum over this and every smaller idx.
+    latest_up_to: Vec<(i64, Instant)>,
+}
+
+impl Floors {
+    pub fn new(mut commits: Vec<(i64, Instant)>) -> Self {
+        commits.sort_unstable_by_key(|(idx, _)| *idx);
+        let mut latest: Option<Instant> = None;
+        let latest_up_to = commits
+            .into_iter()
+            .map(|(idx, at)| {
+                let running = latest.map_or(at, |l| l.max(at));
+                latest = Some(running);
+                (idx, running)
+            })
+            .collect();
+        Floors { latest_up_to }
+    }
+
+    /// The latest COMMIT return among the appends with idx <= `idx`; None when none is known.
+    pub fn floor(&self, idx: i64) -> Option<Instant> {
+        let known = self.latest_up_to.partition_point(|(i, _)| *i <= idx);
+        known.checked_sub(1).map(|i| self.latest_up_to[i].1)
+    }
+}
+
+/// An event's latency split at its floor: (floor - committed, received - floor), each at
+/// least zero.
+pub fn split(committed: Instant, floor: Instant, received: Instant) -> (Duration, Duration) {
+    (floor.saturating_duration_since(committed), received.saturating_duration_since(floor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_is_the_latest_commit_at_or_below_the_idx() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        // idx 2 commits last of 1..=3; idx 5 before 4.
+        let floors = Floors::new(vec![(3, at(5)), (1, at(1)), (2, at(9)), (5, at(10)), (4, at(12))]);
+        assert_eq!(floors.floor(0), None);
+        assert_eq!(floors.floor(1), Some(at(1)));
+        assert_eq!(floors.floor(3), Some(at(9)), "3 waits for 2");
+        assert_eq!(floors.floor(4), Some(at(12)));
+        assert_eq!(floors.floor(5), Some(at(12)), "5 waits for 4");
+        assert_eq!(floors.floor(99), Some(at(12)));
+    }
+
+    #[test]
+    fn a_latency_splits_at_its_floor() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(split(t0, t0 + ms(3), t0 + ms(5)), (ms(3), ms(2)));
+        // Received before the floor's reply arrived here: the follower's part is 0.
+        assert_eq!(split(t0, t0 + ms(3), t0 + ms(2)), (ms(3), Duration::ZERO));
+    }
+}
