@@ -12,8 +12,10 @@
 //! read, so the reader waits for it, microseconds, no lock or I/O in between); a first idx.
 //! Each slot also names its database (set once per backend, before its first publication):
 //! every database has its own sequence, so only the reader's own database counts.
+use std::cell::UnsafeCell;
 use std::ffi::{c_void, CStr};
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU32, Ordering::SeqCst};
+use std::time::Instant;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -23,6 +25,8 @@ use crate::errors::internal;
 
 const EMPTY: i64 = 0;
 const ALLOCATING: i64 = -1;
+/// How often a follower waiting for a prepared append looks again (nothing wakes it).
+const PREPARED_POLL_MS: i64 = 5;
 
 #[repr(C)]
 struct Slot {
@@ -41,6 +45,9 @@ struct Header {
     prepared: u32,
     /// The prepared transactions that survived a restart are in the list (see `seed_prepared`).
     prepared_seeded: AtomicBool,
+    /// Broadcast whenever a slot that published an idx is emptied: a follower waiting for that
+    /// append to end (`wait_for_end`) wakes at once instead of polling.
+    slot_emptied: UnsafeCell<pg_sys::ConditionVariable>,
 }
 
 /// The shared memory of this postmaster's life, set by the startup hook (inherited by every
@@ -125,6 +132,7 @@ unsafe extern "C-unwind" fn startup_shmem() {
             std::ptr::write_bytes(header.cast::<u8>(), 0, shmem_size(slots, prepared));
             (*header).slots = slots;
             (*header).prepared = prepared;
+            pg_sys::ConditionVariableInit((*header).slot_emptied.get());
         }
         pg_sys::LWLockRelease(lock);
         PREPARED_LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(NAME.as_ptr())).lock;
@@ -214,8 +222,54 @@ impl Shared {
     }
 
     fn clear(&self) {
-        self.my_slot().idx.store(EMPTY, SeqCst);
+        let previous = self.my_slot().idx.swap(EMPTY, SeqCst);
         PUBLISHED.set(None);
+        if previous > EMPTY {
+            // SAFETY: the condition variable was initialized with the shared memory.
+            unsafe { pg_sys::ConditionVariableBroadcast(self.0.slot_emptied.get()) };
+        }
+    }
+
+    /// Whether `idx` is the first idx of a transaction of this database still in flight, in
+    /// another backend or prepared. The slot is emptied once the commit is visible (before the
+    /// in-flight lock goes), so a follower that sees it ended reads the append's events.
+    fn in_flight(&self, idx: i64) -> bool {
+        // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
+        let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
+        let in_a_slot = self.slots().iter().enumerate().any(|(i, slot)| {
+            usize::try_from(me).ok() != Some(i) && slot.idx.load(SeqCst) == idx && slot.db.load(SeqCst) == db
+        });
+        // A PREPARE lists the transaction before it empties the slot. A listed entry may have
+        // ended already (entries are pruned lazily): its lock says.
+        in_a_slot
+            || (self.prepared().iter().any(|e| e.idx.load(SeqCst) == idx && e.db.load(SeqCst) == db)
+                && super::locks::is_in_flight_in(db, idx))
+    }
+
+    /// Waits until the append whose first idx is `idx` has ended (true) or `deadline` passed
+    /// (false). A backend's append wakes it when its slot is emptied; the end of a prepared
+    /// transaction (COMMIT PREPARED runs in whichever backend) is polled every
+    /// `PREPARED_POLL_MS`. Interruptible: cancel and statement_timeout end it.
+    pub fn wait_for_end(&self, idx: i64, deadline: Instant) -> bool {
+        let cv = self.0.slot_emptied.get();
+        // SAFETY: joins the wait list before the check, so a broadcast after it wakes us;
+        // an ERROR while sleeping leaves the list at transaction abort.
+        unsafe { pg_sys::ConditionVariablePrepareToSleep(cv) };
+        let ended = loop {
+            if !self.in_flight(idx) {
+                break true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            let nap_ms = i64::try_from(left.as_millis()).unwrap_or(i64::MAX).clamp(1, PREPARED_POLL_MS);
+            // SAFETY: prepared to sleep on `cv` above; checks for interrupts.
+            unsafe { pg_sys::ConditionVariableTimedSleep(cv, nap_ms, pg_sys::PG_WAIT_EXTENSION) };
+        };
+        // SAFETY: leaves the wait list joined above.
+        unsafe { pg_sys::ConditionVariableCancelSleep() };
+        ended
     }
 
     /// Readers: the smallest first idx in flight in this database, from other backends and
@@ -367,16 +421,7 @@ fn published_in(slot: &Slot, db: u32) -> Option<i64> {
         if spins < 100 {
             std::thread::yield_now();
         } else {
-            // SAFETY: waits on this backend's latch with a timeout; exits on postmaster death.
-            unsafe {
-                pg_sys::WaitLatch(
-                    pg_sys::MyLatch,
-                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-                    1,
-                    pg_sys::PG_WAIT_EXTENSION,
-                );
-                pg_sys::ResetLatch(pg_sys::MyLatch);
-            }
+            super::wait::nap_on_latch(1);
         }
     }
 }
