@@ -11,13 +11,15 @@
 #      bel    bel.bel_append(...) / bel.list_events_page(cursor, '{}', 1000)
 #      naive  INSERT + pg_notify into bench.plain_events (LIKE bel.events INCLUDING ALL, its own
 #             sequence) / "idx > cursor order by idx limit 1000", made into the same page jsonb
-#    in BENCH_ROUNDS interleaved rounds (bel 0, naive 0, bel 32, naive 32, ...), once per
+#      insert the naive log without pg_notify (a plain INSERT), the same followers: the writers
+#             of a log whose commits NOTIFY does not serialize, to read the slowdowns against
+#    in BENCH_ROUNDS interleaved rounds (bel 0, naive 0, insert 0, bel 32, ...), once per
 #    no-loss horizon of BENCH_MODES, the cluster restarted in between: "slots" (bel in
 #    shared_preload_libraries: readers scan the in-flight slots, no lock) and "fallback" (bel not
 #    preloaded: readers take the allocation lock and copy the lock table). Prints, per mode, the
 #    writers' tps (median over rounds), the followers' polls/s, and the slowdowns: bel N / bel 0
 #    and naive N / naive 0 (tps with 0 followers over tps with N), and bel's slowdown over
-#    naive's (medians of the per-round ratios).
+#    naive's and over insert's (medians of the per-round ratios).
 # 2. Wide globs. Two logs written by bel_append_batch (16-event builds of 2 partitions;
 #    scripts/bench_followers.sql), 100k and 2M events, kept between runs: the 2M log ends with
 #    200,000 partitions under data/s/, and both hold 50 partitions under data/g/ in their first
@@ -176,6 +178,10 @@ with ins as (insert into bench.plain_events (event_type, schema_version, event_i
   returning idx)
 select pg_notify('bench', idx::text) from ins;
 SQL
+  cat >"$WORK/insert-writer.sql" <<SQL
+insert into bench.plain_events (event_type, schema_version, event_id, build_request_id, payload)
+  select 'build_request', 1, 'bench-' || n, 'b-' || n, $event from (select nextval('bench.ids') as n) s;
+SQL
   # Followers: one page per transaction, the cursor kept in a pgbench variable.
   cat >"$WORK/bel-follower.sql" <<SQL
 select (p->>'nextIdx')::bigint as cur, (p->>'hasMore')::boolean::int as more
@@ -193,12 +199,13 @@ select coalesce((p->>'nextIdx')::bigint, :cur) as cur, (p->>'hasMore')::boolean:
 \sleep $POLL_MS ms
 \endif
 SQL
+  cp "$WORK/naive-follower.sql" "$WORK/insert-follower.sql"
   local round mode n sys table tps polls
   for round in $(seq 1 "$ROUNDS"); do
     for mode in "${MODES[@]}"; do
       use_mode "$mode"
       for n in "${FOLLOWER_COUNTS[@]}"; do
-        for sys in bel naive; do
+        for sys in bel naive insert; do
           table=bel.events
           [ "$sys" = bel ] || table=bench.plain_events
           psql_db -c checkpoint
@@ -245,23 +252,31 @@ report1() {
   echo "   followers polling every $POLL_MS ms with their own cursors (pages of up to 1000); $ROUNDS interleaved round(s);"
   echo "   tps and polls/s: medians over rounds; slowdown = tps with 0 followers / tps with N (median of the per-round ratios);"
   echo "   horizon: slots = bel preloaded (in-flight slots, no lock), fallback = not preloaded (allocation lock + lock table)"
+  report1_against naive "the naive log (INSERT + pg_notify)"
+  report1_against insert "the naive log without pg_notify (a plain INSERT; NOTIFY no longer serializes its commits)"
+}
+
+# report1_against BASE TITLE: bel's writers and followers against those of baseline BASE
+report1_against() {
+  local base="$1" mode n
   echo
-  printf '%9s %9s %10s %10s %13s %15s %19s %12s %14s\n' horizon followers "bel tps" "naive tps" "bel slowdown" "naive slowdown" "bel/naive slowdown" "bel polls/s" "naive polls/s"
-  local mode n
+  echo "   bel vs $2"
+  printf '%9s %9s %10s %10s %13s %15s %19s %12s %14s\n' horizon followers "bel tps" "$base tps" "bel slowdown" \
+    "$base slowdown" "bel/$base slowdown" "bel polls/s" "$base polls/s"
   for mode in "${MODES[@]}"; do
     for n in "${FOLLOWER_COUNTS[@]}"; do
       local bs ns rel
       bs="$(slowdowns "$mode/bel" "$n" | median)"
-      ns="$(slowdowns "$mode/naive" "$n" | median)"
-      rel="$(paste <(slowdowns "$mode/bel" "$n") <(slowdowns "$mode/naive" "$n") | awk '$2 > 0 { print $1 / $2 }' | median)"
+      ns="$(slowdowns "$mode/$base" "$n" | median)"
+      rel="$(paste <(slowdowns "$mode/bel" "$n") <(slowdowns "$mode/$base" "$n") | awk '$2 > 0 { print $1 / $2 }' | median)"
       printf '%9s %9s %10.0f %10.0f %12.2fx %14.2fx %18.2fx %12s %14s\n' "$mode" "$n" \
-        "$(values "$mode/bel-$n-tps" | median)" "$(values "$mode/naive-$n-tps" | median)" "$bs" "$ns" "$rel" \
+        "$(values "$mode/bel-$n-tps" | median)" "$(values "$mode/$base-$n-tps" | median)" "$bs" "$ns" "$rel" \
         "$(values "$mode/bel-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')" \
-        "$(values "$mode/naive-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')"
+        "$(values "$mode/$base-$n-polls" | median | awk '$1 != "-" { printf "%.0f", $1 } $1 == "-" { print "-" }')"
     done
   done
   for mode in "${MODES[@]}"; do
-    echo "   per round, $mode (writer tps): $(for n in "${FOLLOWER_COUNTS[@]}"; do printf 'bel %s [%s] naive %s [%s]; ' "$n" "$(values "$mode/bel-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')" "$n" "$(values "$mode/naive-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"; done)"
+    echo "   per round, $mode (writer tps): $(for n in "${FOLLOWER_COUNTS[@]}"; do printf 'bel %s [%s] %s %s [%s]; ' "$n" "$(values "$mode/bel-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')" "$base" "$n" "$(values "$mode/$base-$n-tps" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"; done)"
   done
 }
 
