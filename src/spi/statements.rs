@@ -24,6 +24,7 @@ pub struct Statements {
     pub known_partitions_between: OwnedPreparedStatement,
     pub known_partitions_from: OwnedPreparedStatement,
     pub page_json: OwnedPreparedStatement,
+    pub range_page_json: OwnedPreparedStatement,
 }
 
 const TEXT_ARRAY: PgOid = PgOid::BuiltIn(T::TEXTARRAYOID);
@@ -112,6 +113,23 @@ impl Statements {
                 "SELECT jsonb_build_object('events', to_jsonb($1::jsonb[]), 'nextIdx', $2::text,
                                            'hasMore', $3::bool, 'inFlightIdx', $4::text)",
                 &[PgOid::BuiltIn(T::JSONBARRAYOID), TEXT, PgOid::BuiltIn(T::BOOLOID), TEXT],
+            ),
+            // An unfiltered page, read and assembled in one statement: $1 since_idx, $2 the
+            // horizon, $3 limit, $4 the in-flight idx. Up to $3 + 1 events are read; with more
+            // than $3 the page is full (hasMore, nextIdx its last event), else it ends at the
+            // horizon. The same page as read.rs's `page_below` makes, which is tested.
+            range_page_json: prepare(
+                c,
+                "SELECT jsonb_build_object(
+                     'events', coalesce(jsonb_agg(jsonb_build_object('idx', e.idx::text) || e.payload ORDER BY e.idx)
+                                        FILTER (WHERE e.n <= $3), '[]'::jsonb),
+                     'nextIdx', (CASE WHEN count(*) > $3 THEN coalesce(max(e.idx) FILTER (WHERE e.n <= $3), $1)
+                                      ELSE $2 END)::text,
+                     'hasMore', count(*) > $3,
+                     'inFlightIdx', CASE WHEN count(*) > $3 THEN '0' ELSE $4 END)
+                 FROM (SELECT x.idx, x.payload, row_number() OVER (ORDER BY x.idx) AS n FROM bel.events x
+                       WHERE x.idx > $1 AND x.idx <= $2 ORDER BY x.idx LIMIT $3 + 1) e",
+                &[INT8, INT8, INT4, TEXT],
             ),
         }
     }
