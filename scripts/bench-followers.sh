@@ -232,6 +232,30 @@ SQL
   done
   # parts 2 and 3 run with the slots
   [ "${MODES[-1]}" = slots ] || use_mode slots
+  poll_costs
+}
+
+# The CPU of one poll, without writers: one follower (pgbench -c 1) reading the same page again
+# and again, at the tail and behind it, bel (slots) vs the naive follower's page; 2 interleaved
+# runs of 3 s each, the median of the two. The naive page is the "idx > cursor" query the naive
+# followers run.
+POLL_BEHIND=(0 20 1000)
+poll_costs() {
+  local behind sys rep table tail
+  # The followers' page statements, without their \gset and \sleep.
+  sed -n '1,2p' "$WORK/bel-follower.sql" | sed 's/ \\gset$/;/' >"$WORK/bel-poll.sql"
+  sed -n '1,4p' "$WORK/naive-follower.sql" | sed 's/ \\gset$/;/' >"$WORK/naive-poll.sql"
+  for behind in "${POLL_BEHIND[@]}"; do
+    for rep in 1 2; do
+      for sys in bel naive; do
+        table=bel.events
+        [ "$sys" = bel ] || table=bench.plain_events
+        tail="$(psql_db -At -c "select coalesce(max(idx), 0) - $behind from $table")"
+        log "part 1, one poll's cost: $sys, $behind events behind the tail, run $rep"
+        RESULT["poll/$sys-$behind|$rep"]="$(run_pgbench "$WORK/poll.out" "$WORK/$sys-poll.sql" 1 3 -D cur="$tail")"
+      done
+    done
+  done
 }
 
 # values SERIES: the value of every round, one per line
@@ -254,6 +278,16 @@ report1() {
   echo "   horizon: slots = bel preloaded (in-flight slots, no lock), fallback = not preloaded (allocation lock + lock table)"
   report1_against naive "the naive log (INSERT + pg_notify)"
   report1_against insert "the naive log without pg_notify (a plain INSERT; NOTIFY no longer serializes its commits)"
+  echo
+  echo "   one poll's cost, no writers (one follower, pgbench -c 1, the same page read again and again; median of 2 runs):"
+  printf '%26s %12s %12s %10s\n' "cursor" "bel us" "naive us" "bel/naive"
+  local behind b n
+  for behind in "${POLL_BEHIND[@]}"; do
+    b="$(ROUNDS=2 values "poll/bel-$behind" | median)"
+    n="$(ROUNDS=2 values "poll/naive-$behind" | median)"
+    printf '%26s %12.1f %12.1f %9.2fx\n' "$behind events behind the tail" "$(awk -v t="$b" 'BEGIN { print 1e6 / t }')" \
+      "$(awk -v t="$n" 'BEGIN { print 1e6 / t }')" "$(awk -v b="$b" -v n="$n" 'BEGIN { print n / b }')"
+  done
 }
 
 # report1_against BASE TITLE: bel's writers and followers against those of baseline BASE
