@@ -72,6 +72,16 @@ impl Page {
     /// the events' jsonb as read: a follower's page is mostly events, and printing and
     /// re-parsing each would cost more than the rest of the read.
     fn to_json(&self, client: &SpiClient<'_>, st: &Statements) -> JsonbValue {
+        if self.rows.is_empty() {
+            // A follower at the tail asks for this page most often: no statement for it.
+            let page = serde_json::json!({
+                "events": [],
+                "nextIdx": self.next_idx.to_string(),
+                "hasMore": self.has_more,
+                "inFlightIdx": self.in_flight_idx.to_string(),
+            });
+            return JsonbValue::parse(page.to_string());
+        }
         let events: Vec<&JsonbValue> = self.rows.iter().map(|r| &r.event).collect();
         let args = [
             events.sql_array(),

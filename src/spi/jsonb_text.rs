@@ -98,6 +98,17 @@ impl JsonbValue {
         }
     }
 
+    /// JSON text as jsonb (`jsonb_in`, which raises on invalid JSON).
+    pub fn parse(text: String) -> Self {
+        let parsed = JsonbText(text).into_datum().unwrap_or_else(|| internal("jsonb_in", "no value"));
+        // SAFETY: jsonb_in returned a palloc'd jsonb varlena: copied, then freed.
+        unsafe {
+            let value = JsonbValue::from_polymorphic_datum(parsed, false, pg_sys::JSONBOID);
+            pg_sys::pfree(parsed.cast_mut_ptr());
+            value.unwrap_or_else(|| internal("jsonb_in", "no value"))
+        }
+    }
+
     /// A palloc'd copy in the current memory context.
     pub fn to_datum(&self) -> Option<pg_sys::Datum> {
         if self.0.is_empty() {
