@@ -234,6 +234,10 @@ impl Shared {
     /// another backend or prepared. The slot is emptied once the commit is visible (before the
     /// in-flight lock goes), so a follower that sees it ended reads the append's events.
     fn in_flight(&self, idx: i64) -> bool {
+        if idx <= EMPTY {
+            // No first idx is below 1, and the slot states EMPTY and ALLOCATING are not idx.
+            return false;
+        }
         // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
         let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
         let in_a_slot = self.slots().iter().enumerate().any(|(i, slot)| {

@@ -39,6 +39,28 @@ async fn the_cluster_uses_the_horizon_the_step_asks_for() {
     assert_eq!(have, expected, "bel.in_flight_slots");
 }
 
+/// `wait_for_append` returns at once for what no append holds, also for the values that mark a
+/// slot empty (0) or allocating (-1), while other backends of the database hold such slots.
+#[tokio::test]
+async fn wait_for_append_of_an_idx_nobody_holds_returns_at_once() {
+    let dsn = fresh_db("slots_wait_none").await;
+    let (w, a, f) = (connect(&dsn).await, connect(&dsn).await, connect(&dsn).await);
+    // w's slot names this database and is empty after its commit; a's is allocating-or-published
+    // while its transaction is open.
+    let done = append(&w, &build_event("bn", "RECEIVED", &["p/n"])).await.unwrap();
+    a.batch_execute("BEGIN").await.unwrap();
+    let open = append(&a, &build_event("bm", "RECEIVED", &["p/m"])).await.unwrap();
+    for idx in [0_i64, -1, done, open + 1000] {
+        let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 2000)", &[&idx]).await.unwrap().get(0);
+        assert!(ended, "wait_for_append({idx}) reported an append in flight");
+    }
+    let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 50)", &[&open]).await.unwrap().get(0);
+    assert!(!ended, "the open append is in flight");
+    a.batch_execute("COMMIT").await.unwrap();
+    let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 2000)", &[&open]).await.unwrap().get(0);
+    assert!(ended, "committed");
+}
+
 #[tokio::test]
 async fn a_writer_terminated_mid_transaction_holds_followers_until_it_is_gone() {
     let dsn = fresh_db("slots_terminate").await;
