@@ -24,7 +24,8 @@ async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let dsn = args.next().ok_or("usage: upstream_graph <dsn> [days] [first-date]")?;
     let days: u64 = args.next().map(|d| d.parse()).transpose()?.unwrap_or(5);
-    let first: NaiveDate = args.next().map(|d| d.parse()).transpose()?.unwrap_or(NaiveDate::from_ymd_opt(2026, 11, 1).ok_or("date")?);
+    let first: NaiveDate =
+        args.next().map(|d| d.parse()).transpose()?.unwrap_or(NaiveDate::from_ymd_opt(2026, 11, 1).ok_or("date")?);
     let bel = PgGraphService::connect(&dsn).await?;
     for day in 0..days {
         let date = first.checked_add_days(Days::new(day)).ok_or("date out of range")?;
@@ -49,7 +50,8 @@ async fn build_day(bel: &PgGraphService, date: &str, fail_first: bool) -> Result
     let partition = |s: &str, job: &str| json!({"partition": {"partitionRef": part, "status": format!("PARTITION_{s}"), "jobRunId": job}});
     let job = |id: &str, s: &str| json!({"jobRun": {"jobRunId": id, "jobLabel": "etl/users", "status": format!("JOB_RUN_{s}"), "targetPartitions": [part]}});
 
-    let idx = step(json!({"buildRequest": {"status": "BUILD_REQUEST_RECEIVED", "requestedPartitions": [part]}})).await?;
+    let idx =
+        step(json!({"buildRequest": {"status": "BUILD_REQUEST_RECEIVED", "requestedPartitions": [part]}})).await?;
     println!("[upstream] {build}: received at idx {idx}");
     step(build_status("PLANNING")).await?;
     step(partition("REQUESTED", "")).await?;
