@@ -255,8 +255,13 @@ impl Shared {
     /// transaction (COMMIT PREPARED runs in whichever backend) is polled every
     /// `PREPARED_POLL_MS`. Interruptible: cancel and statement_timeout end it.
     pub fn wait_for_end(&self, idx: i64, deadline: Instant) -> bool {
+        // Prepared transactions that survived a restart are listed before their idx is looked up.
+        self.seed_prepared();
+        if !self.in_flight(idx) {
+            return true;
+        }
         let cv = self.0.slot_emptied.get();
-        // SAFETY: joins the wait list before the check, so a broadcast after it wakes us;
+        // SAFETY: joins the wait list before the next check, so a broadcast after it wakes us;
         // an ERROR while sleeping leaves the list at transaction abort.
         unsafe { pg_sys::ConditionVariablePrepareToSleep(cv) };
         let ended = loop {
