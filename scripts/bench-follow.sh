@@ -86,6 +86,10 @@ cargo build --release -q -p bel-cli -p bel-bench-follow
 if ! bash "$PG" status >/dev/null 2>&1; then
   STARTED_CLUSTER=1
 fi
+# Commit timestamps: the latency split's server-side floor (a cluster already running without
+# them gets "-" there).
+export BEL_PG_EXTRA_CONF="${BEL_PG_EXTRA_CONF:-}
+track_commit_timestamp = on"
 bash "$PG" start
 
 log "recreating database $DB with the extension and the baseline table"

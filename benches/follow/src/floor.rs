@@ -10,6 +10,9 @@
 //! follower's own part can come out a little below zero: counted as 0.
 use std::time::{Duration, Instant};
 
+use crate::events::Target;
+use crate::Failure;
+
 /// Commit returns by idx, answering "the latest COMMIT return at or below idx n".
 pub struct Floors {
     /// Sorted by idx; the instant is the maximum over this and every smaller idx.
@@ -36,6 +39,42 @@ impl Floors {
         let known = self.latest_up_to.partition_point(|(i, _)| *i <= idx);
         known.checked_sub(1).map(|i| self.latest_up_to[i].1)
     }
+}
+
+/// The commit timestamps the server recorded (`track_commit_timestamp`) for the appends with
+/// idx in `lowest..=highest`, as instants on one arbitrary base (only their differences
+/// mean anything); None when the setting is off. A commit timestamp is taken as the commit
+/// record is written, before its WAL flush, so a floor from these leaves out the spread of
+/// the flushes that the client-side floor includes: the true floor lies between the two.
+pub async fn server_commits(
+    client: &tokio_postgres::Client,
+    target: Target,
+    lowest: i64,
+    highest: i64,
+) -> Result<Option<Vec<(i64, Instant)>>, Failure> {
+    let on: String = client.query_one("select current_setting('track_commit_timestamp')", &[]).await?.try_get(0)?;
+    if on != "on" {
+        return Ok(None);
+    }
+    let table = match target {
+        Target::Bel => "bel.events",
+        Target::Plain => "bench.plain_events",
+    };
+    let sql = format!(
+        "select idx, (extract(epoch from pg_xact_commit_timestamp(xmin)) * 1000000)::bigint \
+         from {table} where idx between $1 and $2"
+    );
+    let rows = client.query(&sql, &[&lowest, &highest]).await?;
+    let base = Instant::now();
+    let micros: Vec<(i64, i64)> =
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, Failure>>()?;
+    let first = micros.iter().map(|(_, us)| *us).min().unwrap_or(0);
+    Ok(Some(
+        micros
+            .into_iter()
+            .map(|(idx, us)| (idx, base + Duration::from_micros(u64::try_from(us - first).unwrap_or(0))))
+            .collect(),
+    ))
 }
 
 /// An event's latency split at its floor: (floor - committed, received - floor), each at

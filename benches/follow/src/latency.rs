@@ -67,6 +67,9 @@ pub struct PhaseResult {
     /// Measured appends per second, achieved.
     pub append_rate: f64,
     pub followers: Vec<FollowerResult>,
+    /// The floor's part of each measured event from the server's commit timestamps (floor.rs);
+    /// None when track_commit_timestamp is off.
+    pub server_floor_waits: Option<Latencies>,
 }
 
 /// The followers of a target: the client's two over bel, and a LISTEN-and-poll baseline.
@@ -174,10 +177,25 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
     let mut commits = ready_commits;
     commits.extend(load.commits.iter().copied());
     commits.extend(appended.iter().map(|a| (a.idx, a.committed)));
+    let (lowest, highest) =
+        commits.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (idx, _)| (lo.min(*idx), hi.max(*idx)));
     let floors = Floors::new(commits);
     let followers =
         received.into_iter().map(|(kind, received)| match_events(kind, &appended, received, &floors)).collect();
+    let server_floor_waits = match floor::server_commits(&client, settings.target, lowest, highest).await? {
+        Some(server) => {
+            let at: HashMap<i64, Instant> = server.iter().copied().collect();
+            let server_floors = Floors::new(server);
+            let waits = appended
+                .iter()
+                .filter_map(|a| Some(server_floors.floor(a.idx)?.saturating_duration_since(*at.get(&a.idx)?)))
+                .collect();
+            Some(Latencies::new(waits))
+        }
+        None => None,
+    };
     Ok(PhaseResult {
+        server_floor_waits,
         appended: appended.len(),
         append_rate: appended.len() as f64 / elapsed.as_secs_f64().max(1e-9),
         settings,
