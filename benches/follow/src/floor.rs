@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use crate::events::Target;
 use crate::Failure;
 
+/// Appends as (idx, the instant their COMMIT returned or was recorded).
+pub type Commits = Vec<(i64, Instant)>;
+
 /// Commit returns by idx, answering "the latest COMMIT return at or below idx n".
 pub struct Floors {
     /// Sorted by idx; the instant is the maximum over this and every smaller idx.
@@ -20,7 +23,7 @@ pub struct Floors {
 }
 
 impl Floors {
-    pub fn new(mut commits: Vec<(i64, Instant)>) -> Self {
+    pub fn new(mut commits: Commits) -> Self {
         commits.sort_unstable_by_key(|(idx, _)| *idx);
         let mut latest: Option<Instant> = None;
         let latest_up_to = commits
@@ -51,7 +54,7 @@ pub async fn server_commits(
     target: Target,
     lowest: i64,
     highest: i64,
-) -> Result<Option<Vec<(i64, Instant)>>, Failure> {
+) -> Result<Option<Commits>, Failure> {
     let on: String = client.query_one("select current_setting('track_commit_timestamp')", &[]).await?.try_get(0)?;
     if on != "on" {
         return Ok(None);

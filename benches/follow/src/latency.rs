@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::events::{self, Target};
-use crate::floor::{self, Floors};
+use crate::floor::{self, Commits, Floors};
 use crate::followers::{self, Kind, Received, Source};
 use crate::load::{self, LoadDone};
 use crate::stats::Latencies;
@@ -105,7 +105,7 @@ pub async fn run(settings: PhaseSettings) -> Result<PhaseResult, Failure> {
 
     let appender_settings = settings.clone();
     let counters: Vec<_> = running.iter().map(|follower| follower.seen.clone()).collect();
-    let appender = std::thread::spawn(move || -> Result<(Vec<Appended>, Vec<(i64, Instant)>, Duration), Failure> {
+    let appender = std::thread::spawn(move || -> Result<(Vec<Appended>, Commits, Duration), Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let settings = appender_settings;

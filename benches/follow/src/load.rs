@@ -7,12 +7,13 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::events::{self, Target};
+use crate::floor::Commits;
 use crate::Failure;
 
 /// Writers at work.
 pub struct Load {
     stop: watch::Sender<bool>,
-    writers: Vec<JoinHandle<Result<Vec<(i64, Instant)>, Failure>>>,
+    writers: Vec<JoinHandle<Result<Commits, Failure>>>,
     started: Instant,
 }
 
@@ -21,7 +22,7 @@ pub struct LoadDone {
     pub appends: u64,
     pub elapsed: Duration,
     /// Every append's idx and the instant its (autocommit) statement returned.
-    pub commits: Vec<(i64, Instant)>,
+    pub commits: Commits,
 }
 
 impl LoadDone {
