@@ -73,4 +73,20 @@ bench_install_unless_skipped() {
     bash "$BEL_SCRIPTS/setup.sh"
     BEL_SKIP_SETUP=1 bash "$BEL_SCRIPTS/install-ext.sh"
   fi
+  bench_refuse_debug_build
+}
+
+# A benchmark of a debug build measures the debug build: `cargo pgrx test` installs one (with
+# the #[pg_test] functions) into the PostgreSQL it tests against. A release build has no
+# .debug_info section (Cargo.toml's profiles); a dev build keeps line tables.
+bench_refuse_debug_build() {
+  local so
+  so="$("$PG_CONFIG" --pkglibdir)/bel.so"
+  if ! command -v readelf >/dev/null 2>&1; then
+    bel_log bench "readelf not found: cannot check that $so is a release build"
+    return 0
+  fi
+  if readelf -S "$so" 2>/dev/null | grep -q '\.debug_info'; then
+    bel_die bench "$so is a debug build (cargo pgrx test installs one): run without BENCH_SKIP_INSTALL=1, or scripts/install-ext.sh"
+  fi
 }
