@@ -159,8 +159,7 @@ async fn follower(dsn: String, filter: &'static str, writers_done: Arc<AtomicBoo
         }
         let waited = Instant::now();
         if p.in_flight_idx != 0 {
-            let _: bool =
-                c.query_one("SELECT bel.wait_for_append($1, 1000)", &[&p.in_flight_idx]).await.unwrap().get(0);
+            wait_for_append(&c, p.in_flight_idx, 1000).await;
         } else {
             let _ = tokio::time::timeout(Duration::from_millis(50), wakeups.recv()).await;
         }

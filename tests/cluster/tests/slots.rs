@@ -51,14 +51,11 @@ async fn wait_for_append_of_an_idx_nobody_holds_returns_at_once() {
     a.batch_execute("BEGIN").await.unwrap();
     let open = append(&a, &build_event("bm", "RECEIVED", &["p/m"])).await.unwrap();
     for idx in [0_i64, -1, done, open + 1000] {
-        let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 2000)", &[&idx]).await.unwrap().get(0);
-        assert!(ended, "wait_for_append({idx}) reported an append in flight");
+        assert!(wait_for_append(&f, idx, 2000).await, "wait_for_append({idx}) reported an append in flight");
     }
-    let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 50)", &[&open]).await.unwrap().get(0);
-    assert!(!ended, "the open append is in flight");
+    assert!(!wait_for_append(&f, open, 50).await, "the open append is in flight");
     a.batch_execute("COMMIT").await.unwrap();
-    let ended: bool = f.query_one("SELECT bel.wait_for_append($1, 2000)", &[&open]).await.unwrap().get(0);
-    assert!(ended, "committed");
+    assert!(wait_for_append(&f, open, 2000).await, "committed");
 }
 
 #[tokio::test]

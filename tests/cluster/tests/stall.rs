@@ -67,8 +67,7 @@ async fn wait_for_append_times_out_while_the_append_is_in_flight() {
     let k = append(&a, &build_event("ba", "RECEIVED", &["pa"])).await.unwrap();
 
     let started = Instant::now();
-    let ended: bool = waiter.query_one("SELECT bel.wait_for_append($1, 300)", &[&k]).await.unwrap().get(0);
-    assert!(!ended, "still in flight: false after the timeout");
+    assert!(!wait_for_append(&waiter, k, 300).await, "still in flight: false after the timeout");
     assert!(started.elapsed() >= Duration::from_millis(290), "returned before its timeout");
     a.batch_execute("COMMIT").await.unwrap();
 }

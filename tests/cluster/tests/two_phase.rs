@@ -16,10 +16,6 @@ fn idxs(p: &Page) -> Vec<i64> {
     p.events.iter().map(|(i, _)| *i).collect()
 }
 
-async fn wait_for_append(c: &tokio_postgres::Client, idx: i64, timeout_ms: i32) -> bool {
-    c.query_one("SELECT bel.wait_for_append($1, $2)", &[&idx, &timeout_ms]).await.unwrap().get(0)
-}
-
 #[tokio::test]
 async fn every_prepare_after_an_append_succeeds() {
     let dsn = fresh_db("two_phase_alone").await;

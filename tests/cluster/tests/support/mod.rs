@@ -132,6 +132,12 @@ fn int64(v: &serde_json::Value) -> i64 {
     }
 }
 
+/// `bel.wait_for_append(idx, timeout_ms)`: true once the append holding in-flight `idx` ended,
+/// false at the timeout.
+pub async fn wait_for_append(client: &Client, idx: i64, timeout_ms: i32) -> bool {
+    client.query_one("SELECT bel.wait_for_append($1, $2)", &[&idx, &timeout_ms]).await.unwrap().get(0)
+}
+
 pub async fn page(client: &Client, since: i64, filter: &str, limit: i32) -> Result<Page, tokio_postgres::Error> {
     let row = client
         .query_one("SELECT bel.list_events_page($1::bigint, $2::text::jsonb, $3::int)", &[&since, &filter, &limit])
