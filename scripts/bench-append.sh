@@ -25,9 +25,19 @@
 #          into bench.plain_events, read from bench.batch_rows (columns already extracted)
 #   belB   select bel.bel_append_batch(...) of the same 1,000 events (one jsonb array, read
 #          from bench.batches), validated, with every projection and index bel keeps
+#   (mR)   bel's rows of those batches written by plain multi-row INSERTs: after belB, the
+#          rows it wrote (events, partition index, known partitions, and each new build, job
+#          run and partition once, in its final state) are copied out (not timed), and (mR)
+#          inserts them per batch into tables LIKE bel's INCLUDING ALL: what bel's storage
+#          costs with no validation, no locks and no placeholders (bel's floor)
+# and, one event per transaction again:
+#   (r)    bel's rows of the bel workload written by one plain SQL statement (event, partition
+#          index, known partition, build request; the last two ON CONFLICT DO NOTHING as bel
+#          does) into the same LIKE tables: bel's floor for a single append
 # in BENCH_ROUNDS interleaved rounds, and prints median tps, average latency and the ratios
 # bel/(a), bel/(b) (belL/(b)L for lifecycles), and bel+f/(b)+f (the cost of following bel with the no-loss cursor,
-# against following a plain table, on the same cores).
+# against following a plain table, on the same cores), and the floors: (r)/(a), bel/(r),
+# (mR)/(m), belB/(mR) (what bel's storage costs, and what bel costs beyond it).
 #
 # Environment (defaults):
 #   BENCH_SECONDS=10        duration of each pgbench run (BENCH_SECONDS=3 for a smoke run)
@@ -35,7 +45,7 @@
 #   BENCH_CLIENTS="1 8"     client counts
 #   BENCH_FOLLOWER=1        also run bel with a follower (0: skip)
 #   BENCH_SINGLE=1          run the one-event-per-transaction workloads (0: skip them)
-#   BENCH_BULK=1            run the bulk workloads (m) and belB (0: skip them)
+#   BENCH_BULK=1            run the bulk workloads (m), belB and (mR) (0: skip them)
 #   BENCH_BULK_BATCHES=100  batches of 1,000 events per bulk run (fresh events every round)
 #   BENCH_POLL_MS=2         the follower's sleep when it is caught up
 #   BENCH_PORT=54331        port of the private bench cluster
@@ -147,6 +157,29 @@ create table bench.batch_rows (
   batch int, ord int, event_type text, event_id text, build_request_id text, partition_ref text,
   job_run_id text, job_label text, payload jsonb not null, primary key (batch, ord));
 create sequence bench.next_batch;
+-- bel's floor: tables like bel's (same columns, constraints and indexes) for (r) and (mR),
+-- and the rows bel wrote for each batch, copied out after belB
+create table bench.rows_events (like bel.events including all);
+-- (r)'s idx values start far above bel's, which (mR) copies into the same table
+create sequence bench.rows_events_idx_seq start 1000000000000 owned by bench.rows_events.idx;
+alter table bench.rows_events alter column idx set default nextval('bench.rows_events_idx_seq');
+create table bench.rows_event_partitions (like bel.event_partitions including all);
+create table bench.rows_known_partitions (like bel.known_partitions including all);
+create table bench.rows_build_request_state (like bel.build_request_state including all);
+create table bench.rows_job_run_state (like bel.job_run_state including all);
+create table bench.rows_partition_state (like bel.partition_state including all);
+create table bench.batch_events (batch int, like bel.events);
+create table bench.batch_event_partitions (batch int, like bel.event_partitions);
+create table bench.batch_known_partitions (batch int, like bel.known_partitions);
+create table bench.batch_build_request_state (batch int, like bel.build_request_state);
+create table bench.batch_job_run_state (batch int, like bel.job_run_state);
+create table bench.batch_partition_state (batch int, like bel.partition_state);
+create index on bench.batch_events (batch);
+create index on bench.batch_event_partitions (batch);
+create index on bench.batch_known_partitions (batch);
+create index on bench.batch_build_request_state (batch);
+create index on bench.batch_job_run_state (batch);
+create index on bench.batch_partition_state (batch);
 SQL
 log "baseline table bench.plain_events (like bel.events including all):"
 psql_db -At -c "select '    ' || indexdef from pg_indexes where schemaname = 'bench' and tablename = 'plain_events' order by indexname" >&2
@@ -172,6 +205,20 @@ SQL
 cat >"$WORK/bel.sql" <<SQL
 select bel.bel_append($EVENT)
   from (select nextval('bench.ids') as n) s;
+SQL
+# bel's floor: the four rows bel writes for that event, by one plain statement
+cat >"$WORK/r.sql" <<SQL
+with s as materialized (select nextval('bench.ids') as n),
+e as (insert into bench.rows_events (event_type, schema_version, event_id, build_request_id, payload)
+      select 'build_request', 1, 'bench-' || n, 'b-' || n, $EVENT from s
+      returning idx),
+p as (insert into bench.rows_event_partitions select 'data/bench/' || s.n, e.idx from s, e),
+k as (insert into bench.rows_known_partitions select 'data/bench/' || s.n from s on conflict do nothing),
+b as (insert into bench.rows_build_request_state
+        (build_request_id, status, requested_partitions, first_idx, last_idx, created_at, updated_at)
+      select 'b-' || s.n, 'RECEIVED', array['data/bench/' || s.n], e.idx, e.idx, now(), now() from s, e
+      on conflict do nothing)
+select 1;
 SQL
 # Build lifecycles: each client appends the events of its own builds in order, one per
 # transaction (pgbench keeps :k per client; :run makes ids unique across runs).
@@ -206,6 +253,46 @@ cat >"$WORK/belB.sql" <<SQL
 select count(*) from bel.bel_append_batch((select b.events from bench.batches b
                                            where b.batch = (select nextval('bench.next_batch'))));
 SQL
+# bel's floor in bulk: the rows belB wrote for the batch (see copy_bel_rows), by plain
+# multi-row INSERTs into the LIKE tables
+BEL_TABLES=(events event_partitions known_partitions build_request_state job_run_state partition_state)
+declare -A BEL_COLUMNS=(
+  [events]="idx, event_type, schema_version, event_id, build_request_id, partition_ref, job_run_id, job_label, payload, created_at"
+  [event_partitions]="partition_ref, idx"
+  [known_partitions]="partition_ref"
+  [build_request_state]="build_request_id, status, requested_partitions, delegations, first_idx, last_idx, created_at, updated_at"
+  [job_run_state]="job_run_id, build_request_id, job_label, status, target_partitions, exit_code, message, first_idx, last_idx, created_at, updated_at"
+  [partition_state]="partition_ref, status, build_request_id, job_run_id, last_idx, updated_at"
+)
+{
+  echo "with b as materialized (select nextval('bench.next_batch')::int as batch)"
+  for t in "${BEL_TABLES[@]}"; do
+    echo ", w_$t as (insert into bench.rows_$t (${BEL_COLUMNS[$t]})"
+    echo "  select ${BEL_COLUMNS[$t]} from bench.batch_$t r where r.batch = (select batch from b))"
+  done
+  echo "select 1;"
+} >"$WORK/mR.sql"
+# copy_bel_rows TAG: the rows belB wrote for the batches of make_batches TAG, by batch (build
+# ids bulk-TAG-<batch>-<build>; partition refs data/life/bulk-TAG-<batch>-<build>)
+copy_bel_rows() {
+  local t batch_of
+  for t in "${BEL_TABLES[@]}"; do
+    case "$t" in
+      events | build_request_state | job_run_state | partition_state)
+        batch_of="split_part(build_request_id, '-', 3)::int" ;;
+      event_partitions)
+        batch_of="(select split_part(e.build_request_id, '-', 3)::int from bel.events e where e.idx = x.idx)" ;;
+      known_partitions)
+        batch_of="split_part(partition_ref, '-', 3)::int" ;;
+    esac
+    psql_db -c "truncate bench.batch_$t" \
+      -c "insert into bench.batch_$t (batch, ${BEL_COLUMNS[$t]})
+          select $batch_of, ${BEL_COLUMNS[$t]} from bel.$t x
+          where $( [ "$t" = event_partitions ] || [ "$t" = known_partitions ] &&
+                   echo "partition_ref like 'data/life/bulk-$1-%'" || echo "build_request_id like 'bulk-$1-%'")" \
+      -c "analyze bench.batch_$t" >/dev/null
+  done
+}
 # make_batches TAG: BULK_BATCHES fresh batches (build ids bulk-TAG-<batch>-<build>), events in
 # build order (each build's events in lifecycle order)
 make_batches() {
@@ -369,12 +456,16 @@ for CURRENT_ROUND in $(seq 1 "$ROUNDS"); do
     run_pgbench "(m)" m.sql 1 "$BULK_BATCHES"
     psql_db -c "select setval('bench.next_batch', 1, false)" >/dev/null
     run_pgbench "belB" belB.sql 1 "$BULK_BATCHES"
+    copy_bel_rows "$CURRENT_ROUND"
+    psql_db -c "select setval('bench.next_batch', 1, false)" >/dev/null
+    run_pgbench "(mR)" mR.sql 1 "$BULK_BATCHES"
   fi
   [ "$SINGLE" = 1 ] || continue
   for c in "${CLIENTS[@]}"; do
     run_pgbench "(a)" a.sql "$c"
     run_pgbench "(b)" b.sql "$c"
     run_pgbench "bel" bel.sql "$c"
+    run_pgbench "(r)" r.sql "$c"
     if [ "$FOLLOWER" = 1 ]; then
       run_with_follower "(b)+f" b.sql follower-plain.sql bench.plain_events "$c"
       run_with_follower "bel+f" bel.sql follower-bel.sql bel.events "$c"
@@ -414,6 +505,8 @@ describe() {
     "belL") echo "bel lifecycle events" ;;
     "(m)") echo "(m) multi-row INSERT" ;;
     "belB") echo "bel bel_append_batch" ;;
+    "(mR)") echo "(mR) bel's rows, plain INSERTs" ;;
+    "(r)") echo "(r) bel's rows, plain SQL" ;;
   esac
 }
 
@@ -427,13 +520,16 @@ if [ "$BULK" = 1 ]; then
   echo
   printf '%-30s %9s %10s %9s %9s  %s\n' workload "batches/s" "events/s" "lat ms" "belB/(m)" "events/s per round"
   printf '%-30s %9s %10s %9s %9s  %s\n' ------------------------------ --------- ---------- -------- -------- ------------------
-  for w in "(m)" belB; do
+  for w in "(m)" belB "(mR)"; do
     r=""
     [ "$w" != belB ] || r="$(ratio_median belB "(m)" 1)"
     printf '%-30s %9.1f %10.0f %9s %9s  [%s]\n' "$(describe "$w")" "$(values_of tps "$w" 1 | median)" \
       "$(values_of tps "$w" 1 | median | awk -v n="$BULK_SIZE" '{ print $1 * n }')" "$(values_of lat "$w" 1 | median)" "$r" \
       "$(values_of tps "$w" 1 | awk -v n="$BULK_SIZE" '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 * n }')"
   done
+  echo
+  echo "bel's floor: its rows written by plain INSERTs, nothing else (no validation, locks or placeholders):"
+  echo "  (mR)/(m) $(ratio_median "(mR)" "(m)" 1) (the most belB/(m) can reach with this storage), belB/(mR) $(ratio_median belB "(mR)" 1)"
 fi
 [ "$SINGLE" = 1 ] || exit 0
 echo
@@ -441,7 +537,7 @@ echo "one event per transaction, pgbench -T $SECONDS_PER_RUN"
 echo
 printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f" "tps per round"
 printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- -------------
-WORKLOADS=("(a)" "(b)" "bel")
+WORKLOADS=("(a)" "(b)" "bel" "(r)")
 [ "$FOLLOWER" != 1 ] || WORKLOADS+=("(b)+f" "bel+f")
 WORKLOADS+=("(b)L" "belL")
 for c in "${CLIENTS[@]}"; do
@@ -460,6 +556,11 @@ for c in "${CLIENTS[@]}"; do
       "$(values_of tps "$w" "$c" | median)" "$(values_of lat "$w" "$c" | median)" "$ra" "$rb" "$rf" \
       "$(values_of tps "$w" "$c" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"
   done
+done
+echo
+echo "bel's floor: its four rows by one plain statement ((r)), nothing else (no validation, no eventId lookup):"
+for c in "${CLIENTS[@]}"; do
+  echo "  $c client(s): (r)/(a) $(ratio_median "(r)" "(a)" "$c") (the most bel/(a) can reach with this storage), bel/(r) $(ratio_median bel "(r)" "$c")"
 done
 if [ ${#FOLLOWER_NOTES[@]} -gt 0 ]; then
   echo
