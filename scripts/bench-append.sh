@@ -371,15 +371,34 @@ write_follower "$WORK/follower-plain.sql" bench.plain_events \
 # Rounds interleave the workloads (a, b, bel, (b)+f, bel+f; a, b, ...): the disk of a VM
 # drifts over minutes, and a ratio of two runs minutes apart measures the drift. Reported:
 # the median tps over rounds, and the median of the per-round ratios.
-declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=()
+declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=() R_CPU=()
 declare -a FOLLOWER_NOTES=()
 CURRENT_ROUND=0
 
 RUN_NUMBER=0
+# The CPU time of the server's processes that exited, in clock ticks: the postmaster's
+# cutime + cstime (it waits for every backend). A run's backends exit when pgbench ends, so
+# the difference around a run is their CPU time: unlike tps, it does not move with the
+# disk's fsync latency, which on this VM drifts by 2-3x within minutes.
+exited_backends_cpu_ticks() {
+  awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$BEL_PG_ROOT/data/postmaster.pid")/stat"
+}
+# wait_for_backends_to_exit: until pgbench's backends are gone (a follower's stays)
+wait_for_backends_to_exit() {
+  local i
+  for i in $(seq 1 100); do
+    [ "$(psql_db -At -c "select count(*) from pg_stat_activity
+                         where datname = current_database() and backend_type = 'client backend'
+                           and pid <> pg_backend_pid() and application_name <> '$FOLLOWER_APP'")" = 0 ] && return
+    sleep 0.05
+  done
+  die "pgbench's backends did not exit"
+}
+
 # run_pgbench LABEL SCRIPT CLIENTS [TRANSACTIONS]: appends one result row; runs
 # BENCH_SECONDS, or TRANSACTIONS per client when given
 run_pgbench() {
-  local label="$1" script="$2" clients="$3" out threads=2 tps lat failed length
+  local label="$1" script="$2" clients="$3" out threads=2 tps lat failed length cpu_before cpu_after transactions
   length=(-T "$SECONDS_PER_RUN")
   [ -z "${4:-}" ] || length=(-t "$4")
   [ "$clients" -ge 2 ] || threads=1
@@ -387,12 +406,16 @@ run_pgbench() {
   psql_db -c checkpoint
   log "round $CURRENT_ROUND/$ROUNDS: pgbench $label, $clients client(s), ${length[*]}"
   out="$WORK/pgbench-$label-$clients.out"
+  cpu_before="$(exited_backends_cpu_ticks)"
   if ! PGHOST="$BEL_PG_ROOT/sock" PGPORT="$BEL_PG_PORT" PGUSER=postgres \
     "$PGBENCH" -n -M prepared "${length[@]}" -c "$clients" -j "$threads" \
     -D k=-1 -D run="$RUN_NUMBER" -f "$WORK/$script" "$DB" >"$out" 2>&1; then
     cat "$out" >&2
     die "pgbench $label failed"
   fi
+  wait_for_backends_to_exit
+  cpu_after="$(exited_backends_cpu_ticks)"
+  transactions="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out" | tail -n 1)"
   tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | tail -n 1)"
   lat="$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out" | tail -n 1)"
   failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n 1)"
@@ -404,6 +427,9 @@ run_pgbench() {
   R_CLIENTS+=("$clients")
   R_TPS+=("$tps")
   R_LAT+=("${lat:--}")
+  # server CPU µs per transaction (the follower's, if one runs, is not in it: it exits later)
+  R_CPU+=("$(awk -v a="$cpu_before" -v b="$cpu_after" -v n="${transactions:-0}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')")
 }
 
 # run_with_follower LABEL SCRIPT FOLLOWER_SCRIPT TABLE CLIENTS: a pgbench run while a follower reads TABLE
@@ -484,6 +510,7 @@ values_of() {
       case "$field" in
         tps) echo "${R_TPS[$i]}" ;;
         lat) echo "${R_LAT[$i]}" ;;
+        cpu) echo "${R_CPU[$i]}" ;;
       esac
     fi
   done
@@ -493,6 +520,12 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 ratio_median() {
   paste <(values_of tps "$1" "$3") <(values_of tps "$2" "$3") |
     awk '$2 > 0 { print $1 / $2 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
+}
+# cpu_ratio_median X Y CLIENTS: the median over rounds of cpu(Y)/cpu(X), X's speed relative
+# to Y's in server CPU per transaction (the same sense as the tps ratios)
+cpu_ratio_median() {
+  paste <(values_of cpu "$1" "$3") <(values_of cpu "$2" "$3") |
+    awk '$1 > 0 { print $2 / $1 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
 }
 describe() {
   case "$1" in
@@ -518,25 +551,28 @@ if [ "$BULK" = 1 ]; then
   echo
   echo "bulk: $BULK_BATCHES transactions of one batch of $BULK_SIZE lifecycle events, 1 client"
   echo
-  printf '%-30s %9s %10s %9s %9s  %s\n' workload "batches/s" "events/s" "lat ms" "belB/(m)" "events/s per round"
-  printf '%-30s %9s %10s %9s %9s  %s\n' ------------------------------ --------- ---------- -------- -------- ------------------
+  printf '%-30s %9s %10s %9s %9s %10s  %s\n' workload "batches/s" "events/s" "lat ms" "belB/(m)" "CPU us/ev" "events/s per round"
+  printf '%-30s %9s %10s %9s %9s %10s  %s\n' ------------------------------ --------- ---------- -------- -------- ---------- ------------------
   for w in "(m)" belB "(mR)"; do
     r=""
     [ "$w" != belB ] || r="$(ratio_median belB "(m)" 1)"
-    printf '%-30s %9.1f %10.0f %9s %9s  [%s]\n' "$(describe "$w")" "$(values_of tps "$w" 1 | median)" \
+    printf '%-30s %9.1f %10.0f %9s %9s %10s  [%s]\n' "$(describe "$w")" "$(values_of tps "$w" 1 | median)" \
       "$(values_of tps "$w" 1 | median | awk -v n="$BULK_SIZE" '{ print $1 * n }')" "$(values_of lat "$w" 1 | median)" "$r" \
+      "$(values_of cpu "$w" 1 | median | awk -v n="$BULK_SIZE" '$1 != "-" { printf "%.2f", $1 / n } $1 == "-" { print "-" }')" \
       "$(values_of tps "$w" 1 | awk -v n="$BULK_SIZE" '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 * n }')"
   done
   echo
+  echo "in server CPU per event (steadier than tps on a VM whose fsyncs drift): belB/(m) $(cpu_ratio_median belB "(m)" 1)"
   echo "bel's floor: its rows written by plain INSERTs, nothing else (no validation, locks or placeholders):"
-  echo "  (mR)/(m) $(ratio_median "(mR)" "(m)" 1) (the most belB/(m) can reach with this storage), belB/(mR) $(ratio_median belB "(mR)" 1)"
+  echo "  tps: (mR)/(m) $(ratio_median "(mR)" "(m)" 1) (the most belB/(m) can reach with this storage), belB/(mR) $(ratio_median belB "(mR)" 1)"
+  echo "  CPU: (mR)/(m) $(cpu_ratio_median "(mR)" "(m)" 1), belB/(mR) $(cpu_ratio_median belB "(mR)" 1)"
 fi
 [ "$SINGLE" = 1 ] || exit 0
 echo
 echo "one event per transaction, pgbench -T $SECONDS_PER_RUN"
 echo
-printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f" "tps per round"
-printf '%-30s %7s %9s %8s %8s %8s %10s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- -------------
+printf '%-30s %7s %9s %8s %8s %8s %10s %8s  %s\n' workload clients tps "lat ms" "bel/(a)" "bel/(b)" "bel/(b)+f" "CPU us" "tps per round"
+printf '%-30s %7s %9s %8s %8s %8s %10s %8s  %s\n' ------------------------------ ------- -------- ------- ------- ------- --------- ------- -------------
 WORKLOADS=("(a)" "(b)" "bel" "(r)")
 [ "$FOLLOWER" != 1 ] || WORKLOADS+=("(b)+f" "bel+f")
 WORKLOADS+=("(b)L" "belL")
@@ -552,15 +588,17 @@ for c in "${CLIENTS[@]}"; do
     # like with like: both with a follower polling; both appending lifecycle events
     [ "$w" != bel+f ] || rf="$(ratio_median "$w" "(b)+f" "$c")"
     [ "$w" != belL ] || rb="$(ratio_median "$w" "(b)L" "$c")"
-    printf '%-30s %7s %9.1f %8s %8s %8s %10s  [%s]\n' "$(describe "$w")" "$c" \
+    printf '%-30s %7s %9.1f %8s %8s %8s %10s %8s  [%s]\n' "$(describe "$w")" "$c" \
       "$(values_of tps "$w" "$c" | median)" "$(values_of lat "$w" "$c" | median)" "$ra" "$rb" "$rf" \
+      "$(values_of cpu "$w" "$c" | median)" \
       "$(values_of tps "$w" "$c" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')"
   done
 done
 echo
 echo "bel's floor: its four rows by one plain statement ((r)), nothing else (no validation, no eventId lookup):"
 for c in "${CLIENTS[@]}"; do
-  echo "  $c client(s): (r)/(a) $(ratio_median "(r)" "(a)" "$c") (the most bel/(a) can reach with this storage), bel/(r) $(ratio_median bel "(r)" "$c")"
+  echo "  $c client(s), tps: (r)/(a) $(ratio_median "(r)" "(a)" "$c") (the most bel/(a) can reach with this storage), bel/(r) $(ratio_median bel "(r)" "$c")"
+  echo "  $c client(s), CPU: (r)/(a) $(cpu_ratio_median "(r)" "(a)" "$c"), bel/(r) $(cpu_ratio_median bel "(r)" "$c"), bel/(a) $(cpu_ratio_median bel "(a)" "$c")"
 done
 if [ ${#FOLLOWER_NOTES[@]} -gt 0 ]; then
   echo

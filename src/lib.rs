@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod append;
+mod creators;
 mod errors;
 mod in_progress;
 mod maintenance;

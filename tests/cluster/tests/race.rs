@@ -137,3 +137,109 @@ async fn overlapping_appends_from_eight_connections_never_deadlock() {
     let c = connect(&dsn).await;
     assert_eq!(count(&c, "SELECT count(*) FROM bel.verify()").await, 0);
 }
+
+fn batch(events: &[String]) -> String {
+    format!("SELECT count(*) FROM bel.bel_append_batch('[{}]'::jsonb)", events.join(","))
+}
+
+/// A lone BUILD_REQUEST_RECEIVED and a batch creating the same build race: both take the
+/// build's creator lock, so the loser waits and is refused as a second creation (55000),
+/// whichever path it took; never a 40001 or a duplicate key.
+#[tokio::test]
+async fn a_lone_creator_and_a_batch_creator_of_one_build_wait_for_each_other() {
+    let dsn = fresh_db("race_create_paths").await;
+    let setup = connect(&dsn).await;
+    let a = connect(&dsn).await;
+    let b = connect(&dsn).await;
+    for round in 0..40 {
+        let build = format!("m{round}");
+        let lone = received(&build, &format!("{build}a"), "data/ma");
+        let creating_batch =
+            batch(&[received(&build, &format!("{build}b"), "data/mb"), build_event(&build, "PLANNING", &[])]);
+        let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
+        let (ra, rb) = tokio::join!(
+            async {
+                sleep_ms(delay_a).await;
+                append(&a, &lone).await.map(|_| ())
+            },
+            async {
+                sleep_ms(delay_b).await;
+                b.query_one(creating_batch.as_str(), &[]).await.map(|_| ())
+            }
+        );
+        assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
+        let loser = ra.err().or(rb.err()).expect("asserted above");
+        assert_eq!(sqlstate(&loser), "55000", "round {round}: {loser}");
+    }
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.build_request_state WHERE status IS NULL").await, 0);
+    assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
+}
+
+/// In REPEATABLE READ an append that would create a build, job run or partition created by
+/// another transaction after its snapshot fails with 40001 (a retry then sees the entity).
+#[tokio::test]
+async fn a_creator_in_repeatable_read_fails_with_40001_when_the_entity_appeared_after_its_snapshot() {
+    let dsn = fresh_db("race_create_rr").await;
+    let a = connect(&dsn).await;
+    let b = connect(&dsn).await;
+    prepare_builds(&b, &["rr-owner", "rr-other"], "data/rr").await;
+    // (what, appended before the snapshot, created after it, what the snapshot's append tries)
+    let job = || job_event("rr-owner", "jr-rr", "SCHEDULED", "etl/rr", &["data/rr"]);
+    let cases: [(&str, Vec<String>, Vec<String>, Vec<String>); 3] = [
+        (
+            "build request",
+            vec![],
+            vec![received("rr-new", "rr-new-b", "data/rr")],
+            vec![received("rr-new", "rr-new-a", "data/rr"), build_event("rr-new", "PLANNING", &[])],
+        ),
+        (
+            "partition",
+            vec![],
+            vec![partition_event("rr-owner", "data/rr", "REQUESTED", "")],
+            vec![partition_event("rr-other", "data/rr", "REQUESTED", "")],
+        ),
+        (
+            "job run",
+            vec![
+                partition_event("rr-owner", "data/rr", "ANALYZED", ""),
+                build_event("rr-owner", "ANALYSIS_COMPLETED", &[]),
+            ],
+            vec![job()],
+            vec![job()],
+        ),
+    ];
+    for (what, before, created_by_b, attempted_by_a) in cases {
+        if !before.is_empty() {
+            b.query_one(batch(&before).as_str(), &[]).await.expect(what);
+        }
+        a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+        count(&a, "SELECT count(*) FROM bel.events").await; // takes the snapshot
+        b.query_one(batch(&created_by_b).as_str(), &[]).await.expect(what);
+        let e = a.query_one(batch(&attempted_by_a).as_str(), &[]).await.expect_err(what);
+        assert_eq!(sqlstate(&e), "40001", "{what}: {e}");
+        a.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(count(&b, "SELECT count(*) FROM bel.verify()").await, 0);
+}
+
+/// Creator locks are shared by hash bucket: a batch creating 2,000 builds holds at most 256
+/// of them (it would otherwise take 2,000 entries of the shared lock table).
+#[tokio::test]
+async fn a_batch_creating_thousands_of_entities_holds_a_bounded_number_of_creator_locks() {
+    let dsn = fresh_db("creator_locks_bounded").await;
+    let a = connect(&dsn).await;
+    let events: Vec<String> =
+        (0..2000).map(|i| received(&format!("bulk-{i}"), &format!("bulk-{i}/r"), &format!("data/bulk/{i}"))).collect();
+    a.batch_execute("BEGIN").await.unwrap();
+    a.query_one(batch(&events).as_str(), &[]).await.unwrap();
+    // objsubid is locktag_field4 as an int2: bel's creator class 0xBE04
+    let held = count(
+        &a,
+        "SELECT count(*) FROM pg_locks
+         WHERE locktype = 'advisory' AND objsubid::int & 65535 = 48644 AND pid = pg_backend_pid()",
+    )
+    .await;
+    a.batch_execute("COMMIT").await.unwrap();
+    assert!(held > 200 && held <= 256, "{held} creator locks held by a batch creating 2,000 builds");
+    assert_eq!(count(&a, "SELECT count(*) FROM bel.build_request_state").await, 2000);
+}
