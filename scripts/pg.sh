@@ -2,7 +2,9 @@
 # Manages a private PostgreSQL 15 cluster for bel, owned and run by the `postgres` OS user,
 # with its own data directory, socket directory and port. It never touches a system cluster.
 #
-#   scripts/pg.sh start            initdb if needed, start, wait until ready (no-op if running)
+#   scripts/pg.sh start            initdb if needed, start, wait until ready (no-op if running,
+#                                  unless bel.so was reinstalled since: then a restart, for a
+#                                  preloaded old bel.so would serve every new session)
 #   scripts/pg.sh stop             fast shutdown (no-op if not running)
 #   scripts/pg.sh restart          stop + start (applies changed settings)
 #   scripts/pg.sh status           exit 0 if running, 3 if not
@@ -222,6 +224,13 @@ cmd_start() {
   make_dirs
   local pid
   pid="$(running_pid)"
+  if [ -n "$pid" ] && as_pg_user grep -qs 'bel\.so (deleted)' "/proc/$pid/maps"; then
+    # install-ext.sh replaces bel.so by rename: the postmaster still maps the old file, and
+    # every backend it forks runs the old code
+    log "bel.so was reinstalled since the server started (pid $pid preloads the old one): restarting"
+    cmd_stop
+    pid=""
+  fi
   if [ -n "$pid" ]; then
     wait_ready
     log "already running (pid $pid); $(cmd_dsn)"
