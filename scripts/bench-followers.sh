@@ -160,6 +160,11 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 declare -A RESULT # "<series>|<round>" -> value
 
 # --- part 1: writers under polling followers ---------------------------------------------
+# log_table_of SYSTEM: the table a system's writers append to (bel, or the baselines' table)
+log_table_of() {
+  if [ "$1" = bel ]; then echo bel.events; else echo bench.plain_events; fi
+}
+
 part1() {
   log "part 1: recreating database $DB with the extension and the naive log"
   PSQL_DB=postgres psql_db -c "set client_min_messages = warning" -c "drop database if exists $DB with (force)" \
@@ -206,8 +211,7 @@ SQL
       use_mode "$mode"
       for n in "${FOLLOWER_COUNTS[@]}"; do
         for sys in bel naive insert; do
-          table=bel.events
-          [ "$sys" = bel ] || table=bench.plain_events
+          table="$(log_table_of "$sys")"
           psql_db -c checkpoint
           log "part 1, round $round/$ROUNDS, $mode: $sys, $WRITERS writers, $n followers, $SECONDS_PER_RUN s"
           if [ "$n" -gt 0 ]; then
@@ -248,8 +252,7 @@ poll_costs() {
   for behind in "${POLL_BEHIND[@]}"; do
     for rep in 1 2; do
       for sys in bel naive; do
-        table=bel.events
-        [ "$sys" = bel ] || table=bench.plain_events
+        table="$(log_table_of "$sys")"
         tail="$(psql_db -At -c "select coalesce(max(idx), 0) - $behind from $table")"
         log "part 1, one poll's cost: $sys, $behind events behind the tail, run $rep"
         RESULT["poll/$sys-$behind|$rep"]="$(run_pgbench "$WORK/poll.out" "$WORK/$sys-poll.sql" 1 3 -D cur="$tail")"
