@@ -44,8 +44,8 @@ CREATE TABLE bel.known_partitions (
 );
 
 -- Projections: the current state of every entity, kept in the appending transaction.
--- The append that creates an entity inserts its row, in its final state, under the key's
--- creator lock (src/creators.rs); the appends after it update the row under its row lock.
+-- A row whose status is NULL is a placeholder that an appending transaction inserted to
+-- lock a key it is about to create; it never commits as NULL.
 CREATE TABLE bel.build_request_state (
     build_request_id     text COLLATE "C" PRIMARY KEY,
     status               text,

@@ -12,7 +12,6 @@ use bel_core::{ErrorClass, Rejection, SCHEMA_VERSION};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
-use crate::creators;
 use crate::errors::raise;
 use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
@@ -20,7 +19,7 @@ use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
-use crate::store::{self, EventRows, NewKeys};
+use crate::store::{self, EventRows};
 use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
@@ -50,13 +49,12 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
         // Lock every entity the events touch, kind by kind and in key order (no deadlocks
         // between single-call appends); load them into a small State.
         let mut state = State::default();
-        let mut new = NewKeys::default();
-        store::lock_build_requests(client, st, &keys, &mut state, &mut new);
+        store::lock_build_requests(client, st, &keys, &mut state);
         keys.add_completion_partitions(&events, &state);
         // Under the build requests' locks: see in_progress.rs for why it sees all.
         let in_progress = in_progress::add_work_in_progress(client, &events, &mut keys);
-        store::lock_job_runs(client, st, &keys, &mut state, &mut new);
-        store::lock_partitions(client, st, &keys, &mut state, &mut new);
+        store::lock_job_runs(client, st, &keys, &mut state);
+        store::lock_partitions(client, st, &keys, &mut state);
         in_progress.check_loaded(&state);
 
         // After the locks, so a concurrent duplicate that committed meanwhile is seen.
@@ -84,19 +82,18 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             results.push(idx);
         }
         if !staged.rows.idx.is_empty() {
-            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, &new, WriteMode::General);
+            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::Update);
         }
         results
     })
 }
 
-/// A build request received alone, without reading its row first: it is validated against
+/// A build request received alone, without taking locks first: it is validated against
 /// an absent build request (it reads nothing else), and the write inserts the new row
-/// with ON CONFLICT DO NOTHING, writing the event only if that insert happened. It takes
-/// the key's creator lock first, like the general path, so that either path's creator of
-/// the same build waits for the other. None when the event needs the general path: its
-/// eventId is already stored (a retry, or a conflict), or the build request exists (then
-/// its idx becomes a hole, like a rolled-back append's).
+/// with ON CONFLICT DO NOTHING, writing the event only if that insert happened. The
+/// insert is the lock: a racing creator of the same build waits for it. None when the
+/// event needs the general path: its eventId is already stored (a retry, or a conflict),
+/// or the build request exists (then its idx becomes a hole, like a rolled-back append's).
 fn append_lone_creation(
     client: &pgrx::spi::SpiClient<'_>,
     st: &Statements,
@@ -107,12 +104,10 @@ fn append_lone_creation(
     if !find_event_ids(client, st, std::slice::from_ref(&event)).is_empty() {
         return None;
     }
-    creators::lock(creators::Kind::BuildRequest, [event.build_request_id.as_str()]);
-    let new = NewKeys { build_requests: BTreeSet::from([event.build_request_id.clone()]), ..NewKeys::default() };
     let mut state = State::default();
     let mut staged = Staged::default();
     let (idx, _) = staged.add(&mut state, event, now).unwrap_or_else(|r| raise(at_position(0, r)));
-    if !store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, &new, WriteMode::LoneCreation) {
+    if !store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::LoneCreation) {
         return None;
     }
     Some(idx)

@@ -47,13 +47,3 @@ pub fn internal(context: &str, error: impl std::fmt::Display) -> ! {
         .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
-
-/// A serialization failure (40001): a concurrent transaction changed what this one read;
-/// retrying the transaction succeeds or gets a proper refusal.
-pub fn serialization_failure(message: String, detail: &str) -> ! {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE, message, "bel")
-        .set_detail(detail)
-        .set_hint("retry the transaction")
-        .report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
-}

@@ -31,8 +31,9 @@ use bel_core::in_progress::{JOB_RUN_STATUSES, PARTITION_STATUSES};
 use bel_core::pb::BuildEvent;
 use bel_core::state::{State, TouchedKeys};
 use bel_core::status::Status;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::spi::SpiClient;
-use pgrx::{pg_sys, FromDatum, IntoDatum};
+use pgrx::{pg_sys, FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
 
 use crate::errors::internal;
 
@@ -64,12 +65,16 @@ impl Found {
         let missing =
             missing.or_else(|| self.job_runs.iter().find(|k| !state.job_runs.contains_key(*k)).map(|k| ("job run", k)));
         if let Some((what, key)) = missing {
-            crate::errors::serialization_failure(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                 format!(
                     "could not serialize the end of a build: {what} {key:?} changed after this transaction's snapshot"
                 ),
-                "a build ends only without work in progress, which this snapshot does not show whole",
-            );
+                "bel",
+            )
+            .set_detail("a build ends only without work in progress, which this snapshot does not show whole")
+            .set_hint("retry the transaction")
+            .report(PgLogLevel::ERROR);
         }
     }
 }

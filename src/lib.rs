@@ -9,7 +9,6 @@ use pgrx::prelude::*;
 
 mod api;
 mod append;
-mod creators;
 mod errors;
 mod in_progress;
 mod maintenance;

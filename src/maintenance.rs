@@ -12,7 +12,8 @@ use pgrx::JsonB;
 use serde_json::Value;
 
 use crate::errors::{internal, raise};
-use crate::spi::{get, select};
+use crate::spi::statements::statements;
+use crate::spi::{get, run, select};
 use crate::store::{self, build_request_from_row, job_run_from_row, partition_from_row};
 use crate::views::{
     build_request_json, job_run_json, partition_json, BUILD_REQUEST_COLUMNS, JOB_RUN_COLUMNS, PARTITION_COLUMNS,
@@ -140,18 +141,17 @@ pub fn rebuild_projections() -> i64 {
             client.update(sql, None, &[]).unwrap_or_else(|e| internal(sql, e));
         }
         let (state, count) = replay_log(client);
+        let st = statements(client);
         let all = ChangedSet {
             build_requests: state.build_requests.keys().cloned().collect(),
             job_runs: state.job_runs.keys().cloned().collect(),
             partitions: state.partitions.keys().cloned().collect(),
         };
-        // Every entity is new: the projections are empty and locked against appends.
-        let new = store::NewKeys {
-            build_requests: all.build_requests.clone(),
-            job_runs: all.job_runs.clone(),
-            partitions: all.partitions.clone(),
-        };
-        store::write(client, store::EventRows::default(), Default::default(), &state, &all, &new, WriteMode::General);
+        let as_vec = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
+        run(client, &st.build_requests.insert_placeholders, &[as_vec(&all.build_requests).into()]);
+        run(client, &st.job_runs.insert_placeholders, &[as_vec(&all.job_runs).into()]);
+        run(client, &st.partitions.insert_placeholders, &[as_vec(&all.partitions).into()]);
+        store::write(client, store::EventRows::default(), Default::default(), &state, &all, WriteMode::Update);
         count
     })
 }

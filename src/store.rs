@@ -8,7 +8,6 @@ use bel_core::status::Status;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use pgrx::JsonB;
 
-use crate::creators;
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{EntityStatements, Statements};
@@ -19,53 +18,44 @@ fn status_of<S: Status>(name: Option<String>) -> Option<S> {
     name.and_then(|n| S::from_short_name(&n))
 }
 
-/// The keys an append creates: keys it may create that were absent when it locked them.
-/// Their rows are inserted by the write; every other changed entity is updated.
-#[derive(Default)]
-pub struct NewKeys {
-    pub build_requests: BTreeSet<String>,
-    pub job_runs: BTreeSet<String>,
-    pub partitions: BTreeSet<String>,
-}
-
-/// Locks and loads the entities of one kind: first the creator locks of the keys an event
-/// may create (creators.rs), so a racing creator of one of them waits for this transaction;
-/// then the existing rows, FOR UPDATE in key order. Returns the keys it may create that do
-/// not exist: this append inserts them if it creates them.
+/// Locks and loads the entities of one kind, in key order. For keys an event may create, a
+/// placeholder row is inserted first, so a racing creator waits on our uncommitted row; a
+/// key whose placeholder we inserted is ours already (and absent), so only the other keys
+/// are selected FOR UPDATE.
 fn lock_kind<T>(
     client: &SpiClient<'_>,
     statements: &EntityStatements,
-    kind: creators::Kind,
     keys: &BTreeMap<String, bool>,
     from_row: fn(&SpiHeapTupleData<'_>) -> Option<T>,
     loaded: &mut BTreeMap<String, T>,
     key_of: fn(&T) -> &String,
-) -> BTreeSet<String> {
-    creators::lock(kind, keys.iter().filter(|(_, creatable)| **creatable).map(|(k, _)| k.as_str()));
-    let mut select: Vec<String> = keys.keys().cloned().collect();
+) {
+    let mut creatable: Vec<String> = keys.iter().filter(|(_, c)| **c).map(|(k, _)| k.clone()).collect();
+    let mut created = std::collections::BTreeSet::new();
+    let inserted = match creatable.len() {
+        0 => None,
+        1 => Some(run(client, &statements.insert_placeholder, &[creatable.pop().into()])),
+        _ => Some(run(client, &statements.insert_placeholders, &[creatable.sql_array()])),
+    };
+    for row in inserted.into_iter().flatten() {
+        created.extend(get::<String>(&row, 1));
+    }
+    let mut select: Vec<String> = keys.keys().filter(|k| !created.contains(*k)).cloned().collect();
     let rows = match select.len() {
-        0 => return BTreeSet::new(),
+        0 => return,
         1 => run(client, &statements.lock_one, &[select.pop().into()]),
         _ => run(client, &statements.lock_many, &[select.sql_array()]),
     };
     for entity in rows.filter_map(|row| from_row(&row)) {
         loaded.insert(key_of(&entity).clone(), entity);
     }
-    keys.iter().filter(|(k, creatable)| **creatable && !loaded.contains_key(*k)).map(|(k, _)| k.clone()).collect()
 }
 
 /// Locks the build requests `keys` touches and loads them into `state`.
-pub fn lock_build_requests(
-    client: &SpiClient<'_>,
-    st: &Statements,
-    keys: &TouchedKeys,
-    state: &mut State,
-    new: &mut NewKeys,
-) {
-    new.build_requests = lock_kind(
+pub fn lock_build_requests(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(
         client,
         &st.build_requests,
-        creators::Kind::BuildRequest,
         &keys.build_requests,
         build_request_from_row,
         &mut state.build_requests,
@@ -73,40 +63,14 @@ pub fn lock_build_requests(
     );
 }
 
-pub fn lock_job_runs(
-    client: &SpiClient<'_>,
-    st: &Statements,
-    keys: &TouchedKeys,
-    state: &mut State,
-    new: &mut NewKeys,
-) {
-    new.job_runs = lock_kind(
-        client,
-        &st.job_runs,
-        creators::Kind::JobRun,
-        &keys.job_runs,
-        job_run_from_row,
-        &mut state.job_runs,
-        |r| &r.job_run_id,
-    );
+pub fn lock_job_runs(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(client, &st.job_runs, &keys.job_runs, job_run_from_row, &mut state.job_runs, |r| &r.job_run_id);
 }
 
-pub fn lock_partitions(
-    client: &SpiClient<'_>,
-    st: &Statements,
-    keys: &TouchedKeys,
-    state: &mut State,
-    new: &mut NewKeys,
-) {
-    new.partitions = lock_kind(
-        client,
-        &st.partitions,
-        creators::Kind::Partition,
-        &keys.partitions,
-        partition_from_row,
-        &mut state.partitions,
-        |p| &p.partition_ref,
-    );
+pub fn lock_partitions(client: &SpiClient<'_>, st: &Statements, keys: &TouchedKeys, state: &mut State) {
+    lock_kind(client, &st.partitions, &keys.partitions, partition_from_row, &mut state.partitions, |p| {
+        &p.partition_ref
+    });
 }
 
 /// A `bel.build_request_state` row in column order; None for a placeholder.
@@ -177,28 +141,21 @@ pub struct EventRows {
 }
 
 /// Writes `rows` and every changed entity of `state` with one statement made of the parts
-/// that have something to write: the entities of `new` are inserted, the others updated.
-/// Returns false only for a lone creation (see `WriteMode::LoneCreation`) whose build
-/// request existed: then nothing was written.
+/// that have something to write. Returns false only for a lone creation (see
+/// `WriteMode::LoneCreation`) whose build request existed: then nothing was written.
 pub fn write(
     client: &SpiClient<'_>,
     rows: EventRows,
     known_refs: BTreeSet<String>,
     state: &State,
     changed: &ChangedSet,
-    new: &NewKeys,
     mode: WriteMode,
 ) -> bool {
     let text = |v: Vec<String>| Values::Text(v.into_iter().map(Some).collect());
-    // (new, existing) entities of a kind, each in key order
-    fn split<'a, T>(keys: &BTreeSet<String>, all: &'a BTreeMap<String, T>, new: &BTreeSet<String>) -> [Vec<&'a T>; 2] {
-        let (created, existing): (Vec<_>, Vec<_>) = keys.iter().partition(|k| new.contains(*k));
-        [created, existing].map(|keys| keys.into_iter().filter_map(|k| all.get(k)).collect())
-    }
-    let [new_brs, brs] = split(&changed.build_requests, &state.build_requests, &new.build_requests);
-    let [new_runs, runs] = split(&changed.job_runs, &state.job_runs, &new.job_runs);
-    let [new_parts, parts] = split(&changed.partitions, &state.partitions, &new.partitions);
-    let creating = new_brs.len() + new_runs.len() + new_parts.len();
+    let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
+    let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
+    let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
+    let timestamps = |v: Vec<Micros>| Values::Timestamptz(v.into_iter().map(to_timestamptz).collect());
     let all = vec![
         PartRows {
             part: Part::Events,
@@ -219,80 +176,50 @@ pub fn write(
             columns: vec![text(rows.involved_ref), Values::Int8(rows.involved_idx)],
         },
         PartRows { part: Part::KnownPartitions, columns: vec![text(known_refs.into_iter().collect())] },
-        PartRows { part: Part::BuildRequests, columns: build_request_columns(&brs) },
-        PartRows { part: Part::NewBuildRequests, columns: build_request_columns(&new_brs) },
-        PartRows { part: Part::JobRuns, columns: job_run_columns(&runs) },
-        PartRows { part: Part::NewJobRuns, columns: job_run_columns(&new_runs) },
-        PartRows { part: Part::Partitions, columns: partition_columns(&parts) },
-        PartRows { part: Part::NewPartitions, columns: partition_columns(&new_parts) },
+        PartRows {
+            part: Part::BuildRequests,
+            columns: vec![
+                text(brs.iter().map(|b| b.build_request_id.clone()).collect()),
+                text(brs.iter().map(|b| b.status.short_name().to_owned()).collect()),
+                Values::TextList(brs.iter().map(|b| b.requested_partitions.clone()).collect()),
+                Values::Jsonb(
+                    brs.iter()
+                        .map(|b| JsonbText(serde_json::to_string(&b.delegations).unwrap_or_else(|_| "{}".to_owned())))
+                        .collect(),
+                ),
+                Values::Int8(brs.iter().map(|b| b.first_idx).collect()),
+                Values::Int8(brs.iter().map(|b| b.last_idx).collect()),
+                timestamps(brs.iter().map(|b| b.created_at).collect()),
+                timestamps(brs.iter().map(|b| b.updated_at).collect()),
+            ],
+        },
+        PartRows {
+            part: Part::JobRuns,
+            columns: vec![
+                text(runs.iter().map(|r| r.job_run_id.clone()).collect()),
+                text(runs.iter().map(|r| r.build_request_id.clone()).collect()),
+                text(runs.iter().map(|r| r.job_label.clone()).collect()),
+                text(runs.iter().map(|r| r.status.short_name().to_owned()).collect()),
+                Values::TextList(runs.iter().map(|r| r.target_partitions.clone()).collect()),
+                Values::Int4(runs.iter().map(|r| r.exit_code).collect()),
+                text(runs.iter().map(|r| r.message.clone()).collect()),
+                Values::Int8(runs.iter().map(|r| r.first_idx).collect()),
+                Values::Int8(runs.iter().map(|r| r.last_idx).collect()),
+                timestamps(runs.iter().map(|r| r.created_at).collect()),
+                timestamps(runs.iter().map(|r| r.updated_at).collect()),
+            ],
+        },
+        PartRows {
+            part: Part::Partitions,
+            columns: vec![
+                text(parts.iter().map(|p| p.partition_ref.clone()).collect()),
+                text(parts.iter().map(|p| p.status.short_name().to_owned()).collect()),
+                text(parts.iter().map(|p| p.build_request_id.clone()).collect()),
+                Values::Text(parts.iter().map(|p| p.job_run_id.clone()).collect()),
+                Values::Int8(parts.iter().map(|p| p.last_idx).collect()),
+                timestamps(parts.iter().map(|p| p.updated_at).collect()),
+            ],
+        },
     ];
-    let inserted = write_parts(client, all, mode);
-    match mode {
-        WriteMode::LoneCreation => inserted == 1,
-        WriteMode::General if inserted == creating => true,
-        // Never under READ COMMITTED (the creator locks are held); under REPEATABLE READ the
-        // insert itself fails first with 40001. This is the same answer, for any path left.
-        WriteMode::General => crate::errors::serialization_failure(
-            format!(
-                "could not serialize the append: {} of the entities it creates exist",
-                creating.saturating_sub(inserted)
-            ),
-            "another transaction created them after this one found them absent",
-        ),
-    }
-}
-
-fn timestamps(v: impl Iterator<Item = Micros>) -> Values {
-    Values::Timestamptz(v.map(to_timestamptz).collect())
-}
-
-fn texts<'a, T: 'a>(entities: &[&'a T], field: impl Fn(&'a T) -> String) -> Values {
-    Values::Text(entities.iter().map(|e| Some(field(e))).collect())
-}
-
-/// The columns of `bel.build_request_state` (the part specs' order) for `brs`.
-fn build_request_columns(brs: &[&BuildRequest]) -> Vec<Values> {
-    vec![
-        texts(brs, |b| b.build_request_id.clone()),
-        texts(brs, |b| b.status.short_name().to_owned()),
-        Values::TextList(brs.iter().map(|b| b.requested_partitions.clone()).collect()),
-        Values::Jsonb(
-            brs.iter()
-                .map(|b| JsonbText(serde_json::to_string(&b.delegations).unwrap_or_else(|_| "{}".to_owned())))
-                .collect(),
-        ),
-        Values::Int8(brs.iter().map(|b| b.first_idx).collect()),
-        Values::Int8(brs.iter().map(|b| b.last_idx).collect()),
-        timestamps(brs.iter().map(|b| b.created_at)),
-        timestamps(brs.iter().map(|b| b.updated_at)),
-    ]
-}
-
-/// The columns of `bel.job_run_state` for `runs`.
-fn job_run_columns(runs: &[&JobRun]) -> Vec<Values> {
-    vec![
-        texts(runs, |r| r.job_run_id.clone()),
-        texts(runs, |r| r.build_request_id.clone()),
-        texts(runs, |r| r.job_label.clone()),
-        texts(runs, |r| r.status.short_name().to_owned()),
-        Values::TextList(runs.iter().map(|r| r.target_partitions.clone()).collect()),
-        Values::Int4(runs.iter().map(|r| r.exit_code).collect()),
-        texts(runs, |r| r.message.clone()),
-        Values::Int8(runs.iter().map(|r| r.first_idx).collect()),
-        Values::Int8(runs.iter().map(|r| r.last_idx).collect()),
-        timestamps(runs.iter().map(|r| r.created_at)),
-        timestamps(runs.iter().map(|r| r.updated_at)),
-    ]
-}
-
-/// The columns of `bel.partition_state` for `parts`.
-fn partition_columns(parts: &[&Partition]) -> Vec<Values> {
-    vec![
-        texts(parts, |p| p.partition_ref.clone()),
-        texts(parts, |p| p.status.short_name().to_owned()),
-        texts(parts, |p| p.build_request_id.clone()),
-        Values::Text(parts.iter().map(|p| p.job_run_id.clone()).collect()),
-        Values::Int8(parts.iter().map(|p| p.last_idx).collect()),
-        timestamps(parts.iter().map(|p| p.updated_at)),
-    ]
+    write_parts(client, all, mode)
 }

@@ -88,8 +88,6 @@ struct PartSpec {
 use ColumnType::*;
 
 /// The parts, in parameter order; a part's position is its bit in `WriteShape` masks.
-/// An entity is updated when it existed and inserted when this append creates it (see
-/// creators.rs: its creator lock is held, so nobody else inserts it).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Part {
     Events,
@@ -98,42 +96,24 @@ pub enum Part {
     BuildRequests,
     JobRuns,
     Partitions,
-    NewBuildRequests,
-    NewJobRuns,
-    NewPartitions,
 }
 
 impl Part {
-    pub const ALL: [Part; 9] = [
+    pub const ALL: [Part; 6] = [
         Part::Events,
         Part::EventPartitions,
         Part::KnownPartitions,
         Part::BuildRequests,
         Part::JobRuns,
         Part::Partitions,
-        Part::NewBuildRequests,
-        Part::NewJobRuns,
-        Part::NewPartitions,
     ];
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-
-    /// The parts that insert new entities; the write statement counts the rows they insert.
-    fn creates_entities(self) -> bool {
-        matches!(self, Part::NewBuildRequests | Part::NewJobRuns | Part::NewPartitions)
+    fn bit(self) -> u8 {
+        1 << (self as u8)
     }
 
     fn spec(self) -> PartSpec {
-        // ON CONFLICT DO NOTHING, counted: under READ COMMITTED it never skips a row (the
-        // creator lock is held); under REPEATABLE READ PostgreSQL fails it with 40001 when the
-        // row was created after the snapshot, the error a retry needs.
-        let created = |existing: Part| PartSpec { action: Action::InsertIfAbsent, ..existing.spec() };
         match self {
-            Part::NewBuildRequests => created(Part::BuildRequests),
-            Part::NewJobRuns => created(Part::JobRuns),
-            Part::NewPartitions => created(Part::Partitions),
             Part::Events => PartSpec {
                 table: "bel.events",
                 columns: &[
@@ -208,29 +188,29 @@ impl Part {
     }
 }
 
-/// How a write treats the new build request.
+/// How a write treats the build request part.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum WriteMode {
-    /// Every part is written (every append but a lone creation).
-    General,
-    /// A lone creation (one event, see the append path): insert the new build request unless
-    /// it exists, and write the other parts only if it was inserted.
+    /// Update locked rows (every other append).
+    Update,
+    /// A lone creation (one event, see the append path): insert the build request unless
+    /// it exists, and write the other parts only if it was inserted. The statement returns
+    /// how many it inserted (0 or 1).
     LoneCreation,
 }
 
 /// Which write statement: the parts present, those of them with exactly one row, and the mode.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct WriteShape {
-    present: u16,
-    single_row: u16,
+    present: u8,
+    single_row: u8,
     mode: WriteMode,
 }
 
 impl WriteShape {
     /// A unique number below `MAX_SHAPES`: two part bit sets and the mode.
     fn key(self) -> u32 {
-        const PARTS: usize = Part::ALL.len();
-        u32::from(self.present) | u32::from(self.single_row) << PARTS | (self.mode as u32) << (2 * PARTS)
+        u32::from(self.present) | u32::from(self.single_row) << 8 | (self.mode as u32) << 16
     }
 }
 
@@ -305,13 +285,12 @@ impl PartRows {
     }
 }
 
-/// Runs the write of `parts` (any order; parts without rows are left out) and returns the
-/// number of new entities it inserted. A lone creation whose build request existed inserts
-/// none and writes nothing.
-pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: WriteMode) -> usize {
+/// Runs the write of `parts` (any order; parts without rows are left out). Returns false
+/// only for a lone creation whose build request existed: then nothing was written.
+pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: WriteMode) -> bool {
     parts.retain(|p| p.rows() > 0);
     if parts.is_empty() {
-        return 0;
+        return true;
     }
     parts.sort_by_key(|p| p.part as u8);
     let mut shape = WriteShape { present: 0, single_row: 0, mode };
@@ -327,8 +306,8 @@ pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: Write
             shape.single_row |= p.part.bit();
         }
     }
-    if mode == WriteMode::LoneCreation && shape.single_row & Part::NewBuildRequests.bit() == 0 {
-        crate::errors::internal("a lone creation", "it must create exactly one build request");
+    if mode == WriteMode::LoneCreation && shape.single_row & Part::BuildRequests.bit() == 0 {
+        crate::errors::internal("a lone creation", "it must write exactly one build request");
     }
     let args: Vec<DatumWithOid<'static>> = parts
         .into_iter()
@@ -337,10 +316,11 @@ pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: Write
             p.columns.into_iter().map(move |v| v.into_parameter(single))
         })
         .collect();
-    let inserted = run(client, statement(client, shape), &args).first().get_one::<i64>().ok().flatten();
-    inserted.and_then(|n| usize::try_from(n).ok()).unwrap_or_else(|| {
-        crate::errors::internal("the write statement", format!("returned {inserted:?} as its count of new entities"))
-    })
+    let result = run(client, statement(client, shape), &args);
+    match mode {
+        WriteMode::Update => true,
+        WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
+    }
 }
 
 /// The statement of `shape`, prepared on first use.
@@ -355,11 +335,8 @@ fn cte_name(part: Part) -> String {
 /// The SQL and parameter types of `shape`.
 fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
     let lone = shape.mode == WriteMode::LoneCreation;
-    let guard = if lone {
-        format!(" WHERE EXISTS (SELECT 1 FROM {})", cte_name(Part::NewBuildRequests))
-    } else {
-        String::new()
-    };
+    let guard =
+        if lone { format!(" WHERE EXISTS (SELECT 1 FROM {})", cte_name(Part::BuildRequests)) } else { String::new() };
     let mut ctes = Vec::new();
     let mut types = Vec::new();
     for part in Part::ALL {
@@ -370,33 +347,26 @@ fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
         let spec = part.spec();
         let first = types.len() + 1;
         types.extend(spec.columns.iter().map(|(_, t)| if single { t.scalar().1 } else { t.array().1 }));
-        let body = if lone && part == Part::NewBuildRequests {
+        let body = if lone && part == Part::BuildRequests {
             // The new row, inserted unless the build request exists (waiting for a racing
             // creator's outcome); RETURNING says whether it was.
             format!("{} RETURNING 1", insert_sql(&spec, Action::InsertIfAbsent, single, first, ""))
         } else if spec.action == Action::Update {
             update_sql(&spec, single, first)
-        } else if part.creates_entities() {
-            format!("{} RETURNING 1", insert_sql(&spec, spec.action, single, first, &guard))
         } else {
             insert_sql(&spec, spec.action, single, first, &guard)
         };
         let cte = format!("{} AS ({body})", cte_name(part));
-        if lone && part == Part::NewBuildRequests {
+        if lone && part == Part::BuildRequests {
             // First in the list: the other parts refer to it.
             ctes.insert(0, cte);
         } else {
             ctes.push(cte);
         }
     }
-    // The number of new entities inserted (for a lone creation: its build request's 0 or 1).
-    let counts: Vec<String> = Part::ALL
-        .into_iter()
-        .filter(|p| p.creates_entities() && shape.present & p.bit() != 0)
-        .map(|p| format!("(SELECT count(*) FROM {})", cte_name(p)))
-        .collect();
-    let result = if counts.is_empty() { "0::int8".to_owned() } else { counts.join(" + ") };
-    (format!("WITH {} SELECT {result}", ctes.join(", ")), types)
+    let result =
+        if lone { format!("SELECT count(*) FROM {}", cte_name(Part::BuildRequests)) } else { "SELECT 1".to_owned() };
+    (format!("WITH {} {result}", ctes.join(", ")), types)
 }
 
 /// `unnest($n::t[])` for each column, in column order (the array form's parameters).
@@ -477,7 +447,7 @@ mod tests {
         let (sql, types) = statement_sql(shape(
             &[Part::Events, Part::BuildRequests],
             &[Part::Events, Part::BuildRequests],
-            WriteMode::General,
+            WriteMode::Update,
         ));
         assert!(!sql.contains("unnest"), "{sql}");
         assert!(sql.contains("UPDATE bel.build_request_state SET status = $11::text"), "{sql}");
@@ -487,7 +457,7 @@ mod tests {
 
     #[test]
     fn many_rows_are_unnested_and_lists_travel_as_json_text() {
-        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[], WriteMode::General));
+        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[], WriteMode::Update));
         assert!(
             sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions::jsonb))"),
             "{sql}"
@@ -499,50 +469,23 @@ mod tests {
 
     #[test]
     fn jsonb_travels_as_text_parsed_row_by_row() {
-        let (sql, types) = statement_sql(shape(&[Part::Events], &[], WriteMode::General));
+        let (sql, types) = statement_sql(shape(&[Part::Events], &[], WriteMode::Update));
         assert!(sql.contains("unnest($9::text[])::jsonb"), "{sql}");
         assert_eq!(types[8], PgOid::BuiltIn(T::TEXTARRAYOID));
-        let (sql, _) = statement_sql(shape(&[Part::BuildRequests], &[], WriteMode::General));
+        let (sql, _) = statement_sql(shape(&[Part::BuildRequests], &[], WriteMode::Update));
         assert!(sql.contains("delegations = u.delegations::jsonb"), "{sql}");
     }
 
     #[test]
     fn a_lone_creation_guards_every_other_part() {
         let (sql, _) = statement_sql(shape(
-            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::NewBuildRequests],
-            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::NewBuildRequests],
+            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
+            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
             WriteMode::LoneCreation,
         ));
-        assert!(sql.starts_with("WITH w6 AS (INSERT INTO bel.build_request_state"), "{sql}");
+        assert!(sql.starts_with("WITH w3 AS (INSERT INTO bel.build_request_state"), "{sql}");
         assert!(sql.contains("ON CONFLICT DO NOTHING RETURNING 1"), "{sql}");
-        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w6)").count(), 3, "{sql}");
-        assert!(sql.ends_with("SELECT (SELECT count(*) FROM w6)"), "{sql}");
-    }
-
-    #[test]
-    fn new_entities_are_inserted_once_and_counted() {
-        let (sql, _) = statement_sql(shape(
-            &[Part::Events, Part::JobRuns, Part::NewJobRuns, Part::NewPartitions],
-            &[Part::Events, Part::NewPartitions],
-            WriteMode::General,
-        ));
-        assert!(sql.contains("w4 AS (UPDATE bel.job_run_state s SET"), "{sql}");
-        assert!(sql.contains("w7 AS (INSERT INTO bel.job_run_state (job_run_id, build_request_id"), "{sql}");
-        assert!(sql.contains("w8 AS (INSERT INTO bel.partition_state (partition_ref, status"), "{sql}");
-        assert_eq!(sql.matches("ON CONFLICT DO NOTHING RETURNING 1").count(), 2, "{sql}");
-        assert!(!sql.contains("WHERE EXISTS"), "only a lone creation is guarded: {sql}");
-        assert!(sql.ends_with("SELECT (SELECT count(*) FROM w7) + (SELECT count(*) FROM w8)"), "{sql}");
-        let (sql, _) = statement_sql(shape(&[Part::Events], &[Part::Events], WriteMode::General));
-        assert!(sql.ends_with("SELECT 0::int8"), "{sql}");
-    }
-
-    #[test]
-    fn shape_keys_are_distinct_and_below_the_cache_bound() {
-        let all: u16 = Part::ALL.iter().map(|p| p.bit()).sum();
-        let widest = WriteShape { present: all, single_row: all, mode: WriteMode::LoneCreation };
-        assert!(widest.key() < crate::spi::statements::MAX_SHAPES);
-        let a = WriteShape { present: Part::NewPartitions.bit(), single_row: 0, mode: WriteMode::General };
-        let b = WriteShape { present: 0, single_row: Part::Events.bit(), mode: WriteMode::General };
-        assert_ne!(a.key(), b.key());
+        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w3)").count(), 3, "{sql}");
+        assert!(sql.ends_with("SELECT count(*) FROM w3"), "{sql}");
     }
 }

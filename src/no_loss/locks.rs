@@ -18,14 +18,11 @@ pub const CLASS_ALLOCATION: u16 = 0xBE01;
 pub const CLASS_IN_FLIGHT: u16 = 0xBE02;
 /// Notifier lock: the one appending transaction that holds it sends NOTIFY; others skip.
 pub const CLASS_NOTIFIER: u16 = 0xBE03;
-/// Creator locks of the write path (src/creators.rs), not the cursor's; listed here so that
-/// bel's classes are numbered in one place.
-pub const CLASS_CREATOR: u16 = 0xBE04;
 
 const SHARE: pg_sys::LOCKMODE = pg_sys::ShareLock as pg_sys::LOCKMODE;
 const EXCLUSIVE: pg_sys::LOCKMODE = pg_sys::ExclusiveLock as pg_sys::LOCKMODE;
 
-pub(crate) fn tag(class: u16, key: i64) -> pg_sys::LOCKTAG {
+fn tag(class: u16, key: i64) -> pg_sys::LOCKTAG {
     pg_sys::LOCKTAG {
         // SAFETY: MyDatabaseId is set once at backend start and only read here.
         locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),

@@ -15,7 +15,6 @@ pub use horizon::{horizon, Horizon};
 #[cfg(any(test, feature = "pg_test"))]
 pub use locks::fail_next_allocation;
 pub use locks::{mark_in_flight, AllocationGuard};
-pub(crate) use locks::{tag as advisory_tag, CLASS_CREATOR};
 pub use wait::wait_for_append;
 
 /// Called by `_PG_init`: under `shared_preload_libraries`, the in-flight slots' shared memory;

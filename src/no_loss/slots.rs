@@ -230,6 +230,15 @@ impl Shared {
         }
     }
 
+    /// This backend's database, and the slots of every other backend: what a reader looks at
+    /// (its own transaction sees its own appends).
+    fn other_backends(&self) -> (u32, impl Iterator<Item = &Slot>) {
+        // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
+        let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
+        let me = usize::try_from(me).ok();
+        (db, self.slots().iter().enumerate().filter(move |(i, _)| Some(*i) != me).map(|(_, slot)| slot))
+    }
+
     /// Whether `idx` is the first idx of a transaction of this database still in flight, in
     /// another backend or prepared. The slot is emptied once the commit is visible (before the
     /// in-flight lock goes), so a follower that sees it ended reads the append's events.
@@ -238,11 +247,8 @@ impl Shared {
             // No first idx is below 1, and the slot states EMPTY and ALLOCATING are not idx.
             return false;
         }
-        // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
-        let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
-        let in_a_slot = self.slots().iter().enumerate().any(|(i, slot)| {
-            usize::try_from(me).ok() != Some(i) && slot.idx.load(SeqCst) == idx && slot.db.load(SeqCst) == db
-        });
+        let (db, mut others) = self.other_backends();
+        let in_a_slot = others.any(|slot| slot.idx.load(SeqCst) == idx && slot.db.load(SeqCst) == db);
         // A PREPARE lists the transaction before it empties the slot. A listed entry may have
         // ended already (entries are pruned lazily): its lock says.
         in_a_slot
@@ -287,14 +293,10 @@ impl Shared {
     /// visible, or rolled back). The reader's own transaction is skipped: it sees its appends.
     pub fn min_in_flight(&self) -> Option<i64> {
         fence(SeqCst);
-        // SAFETY: MyProc and MyDatabaseId are set in a backend running a transaction.
-        let (me, db) = unsafe { ((*pg_sys::MyProc).pgprocno, pg_sys::MyDatabaseId.to_u32()) };
+        let (db, others) = self.other_backends();
         let mut min: Option<i64> = None;
         let mut keep = |idx: i64| min = Some(min.map_or(idx, |m: i64| m.min(idx)));
-        for (i, slot) in self.slots().iter().enumerate() {
-            if usize::try_from(me).ok() == Some(i) {
-                continue;
-            }
+        for slot in others {
             if let Some(idx) = published_in(slot, db) {
                 keep(idx);
             }

@@ -138,6 +138,12 @@ impl Statements {
 /// The statements that lock the rows of one projection (see `store::lock_kind`), for one
 /// key (scalar: nothing to unnest or sort) and for several.
 pub struct EntityStatements {
+    /// Placeholder rows for keys an append may create; RETURNING the keys inserted. The
+    /// keys come sorted and are unnested in the target list (a ProjectSet: array order,
+    /// nothing sorted or materialised), so concurrent appends insert shared keys in the
+    /// same order.
+    pub insert_placeholder: OwnedPreparedStatement,
+    pub insert_placeholders: OwnedPreparedStatement,
     /// The rows of existing keys, FOR UPDATE, in key order.
     pub lock_one: OwnedPreparedStatement,
     pub lock_many: OwnedPreparedStatement,
@@ -146,6 +152,18 @@ pub struct EntityStatements {
 impl EntityStatements {
     fn prepare(c: &SpiClient<'_>, table: &str, key: &str, columns: &str) -> Self {
         EntityStatements {
+            insert_placeholder: prepare(
+                c,
+                &format!("INSERT INTO {table} ({key}) VALUES ($1) ON CONFLICT DO NOTHING RETURNING {key}"),
+                &[TEXT],
+            ),
+            insert_placeholders: prepare(
+                c,
+                &format!(
+                    "INSERT INTO {table} ({key}) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING {key}"
+                ),
+                &[TEXT_ARRAY],
+            ),
             lock_one: prepare(c, &format!("SELECT {columns} FROM {table} WHERE {key} = $1 FOR UPDATE"), &[TEXT]),
             lock_many: prepare(
                 c,
@@ -176,7 +194,7 @@ pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
 }
 
 /// Keys of [`statement_for_shape`] are below this: shapes are bit sets of a few parts.
-pub const MAX_SHAPES: u32 = 1 << 19;
+pub const MAX_SHAPES: u32 = 1 << 17;
 
 /// The statement of a generated shape (`key < MAX_SHAPES` identifies it), prepared from
 /// `sql()` on first use and kept.
