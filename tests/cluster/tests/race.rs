@@ -242,7 +242,8 @@ async fn transactions_creating_distinct_builds_call_by_call_never_deadlock() {
                     let build = format!("mc-{w}-{t}-{k}");
                     let e = received(&build, &format!("{build}/r"), &format!("data/mc/{w}/{t}/{k}"));
                     tx.query_one("SELECT bel.bel_append($1::text)", &[&e]).await.unwrap_or_else(|e| panic!("{build}: {e}"));
-                    sleep_ms(rand::thread_rng().gen_range(0..2)).await;
+                    let pause = rand::thread_rng().gen_range(0..2);
+                    sleep_ms(pause).await;
                 }
                 tx.commit().await.unwrap();
             }
