@@ -270,6 +270,7 @@ impl Shared {
         // SAFETY: joins the wait list before the next check, so a broadcast after it wakes us;
         // an ERROR while sleeping leaves the list at transaction abort.
         unsafe { pg_sys::ConditionVariablePrepareToSleep(cv) };
+        let (mut woken, mut timed_out) = (0u32, 0u32);
         let ended = loop {
             if !self.in_flight(idx) {
                 break true;
@@ -280,10 +281,17 @@ impl Shared {
             }
             let nap_ms = i64::try_from(left.as_millis()).unwrap_or(i64::MAX).clamp(1, PREPARED_POLL_MS);
             // SAFETY: prepared to sleep on `cv` above; checks for interrupts.
-            unsafe { pg_sys::ConditionVariableTimedSleep(cv, nap_ms, pg_sys::PG_WAIT_EXTENSION) };
+            if unsafe { pg_sys::ConditionVariableTimedSleep(cv, nap_ms, pg_sys::PG_WAIT_EXTENSION) } {
+                timed_out += 1;
+            } else {
+                woken += 1;
+            }
         };
         // SAFETY: leaves the wait list joined above.
         unsafe { pg_sys::ConditionVariableCancelSleep() };
+        // How the wait went, for whoever looks (a test checks that appends' ends do wake it:
+        // without the broadcast every wait would still end, only up to PREPARED_POLL_MS late).
+        pgrx::debug1!("bel: wait_for_append({idx}): ended {ended}, woken {woken} time(s), timed out {timed_out} time(s)");
         ended
     }
 

@@ -58,6 +58,59 @@ async fn wait_for_append_of_an_idx_nobody_holds_returns_at_once() {
     assert!(wait_for_append(&f, open, 2000).await, "committed");
 }
 
+/// An append's end wakes a follower waiting for it: the slot's condition variable is broadcast
+/// when the slot is emptied. Without the broadcast every wait would still end, by its 5 ms
+/// poll, and nothing else would notice; the wait's DEBUG1 line says which ended it. A timed
+/// poll can end one wait just before the broadcast arrives, so of five waits at least one must
+/// have been woken (five misses in a row: about 1e-15 with the broadcast; certain without).
+#[tokio::test]
+async fn the_end_of_an_append_wakes_the_follower_waiting_for_it() {
+    let dsn = fresh_db("slots_wake").await;
+    let (w, admin) = (connect(&dsn).await, connect(&dsn).await);
+    let (f, mut notices) = connect_with_notices(&dsn).await;
+    f.batch_execute("SET client_min_messages = debug1").await.unwrap();
+    let follower_pid = backend_pid(&f).await;
+    let mut woken_waits = 0;
+    for round in 0..5 {
+        w.batch_execute("BEGIN").await.unwrap();
+        let idx = append(&w, &build_event(&format!("bwake{round}"), "RECEIVED", &["p/wake"])).await.unwrap();
+        let waiting = {
+            let f = &f;
+            async move { wait_for_append(f, idx, 10_000).await }
+        };
+        let commit_once_waiting = async {
+            // the follower is asleep on the condition variable (wait event Extension)
+            loop {
+                let asleep = count(
+                    &admin,
+                    &format!(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = {follower_pid} AND wait_event_type = 'Extension'"
+                    ),
+                )
+                .await;
+                if asleep == 1 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            w.batch_execute("COMMIT").await.unwrap();
+        };
+        let (ended, ()) = tokio::join!(waiting, commit_once_waiting);
+        assert!(ended, "round {round}: the wait ended at its timeout");
+        let report = loop {
+            let line = notices.recv().await.expect("the follower's connection closed");
+            if line.starts_with(&format!("bel: wait_for_append({idx})")) {
+                break line;
+            }
+        };
+        assert!(report.contains("ended true"), "round {round}: {report}");
+        if !report.contains("woken 0 time") {
+            woken_waits += 1;
+        }
+    }
+    assert!(woken_waits > 0, "no wait of five was woken by the append's end: every one ended by its timed poll");
+}
+
 #[tokio::test]
 async fn a_writer_terminated_mid_transaction_holds_followers_until_it_is_gone() {
     let dsn = fresh_db("slots_terminate").await;

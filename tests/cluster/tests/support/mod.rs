@@ -46,6 +46,22 @@ pub async fn connect_listening(dsn: &str) -> (Client, tokio::sync::mpsc::Unbound
     (client, rx)
 }
 
+/// A connection whose server notices (RAISE NOTICE, DEBUG messages the session asks for with
+/// client_min_messages) arrive on the returned channel.
+pub async fn connect_with_notices(dsn: &str) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (client, mut connection) = tokio_postgres::connect(dsn, NoTls).await.expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notice(n) = message {
+                let _ = tx.send(n.message().to_owned());
+            }
+        }
+    });
+    (client, rx)
+}
+
 /// A new database `bel_t_<name>` with the extension created; returns its DSN.
 pub async fn fresh_db(name: &str) -> String {
     let db = format!("bel_t_{name}");
