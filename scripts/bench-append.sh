@@ -275,21 +275,22 @@ declare -A BEL_COLUMNS=(
 # copy_bel_rows TAG: the rows belB wrote for the batches of make_batches TAG, by batch (build
 # ids bulk-TAG-<batch>-<build>; partition refs data/life/bulk-TAG-<batch>-<build>)
 copy_bel_rows() {
-  local t batch_of
+  local t batch_of rows_of_round
   for t in "${BEL_TABLES[@]}"; do
+    rows_of_round="build_request_id like 'bulk-$1-%'"
     case "$t" in
       events | build_request_state | job_run_state | partition_state)
         batch_of="split_part(build_request_id, '-', 3)::int" ;;
       event_partitions)
-        batch_of="(select split_part(e.build_request_id, '-', 3)::int from bel.events e where e.idx = x.idx)" ;;
+        batch_of="(select split_part(e.build_request_id, '-', 3)::int from bel.events e where e.idx = x.idx)"
+        rows_of_round="partition_ref like 'data/life/bulk-$1-%'" ;;
       known_partitions)
-        batch_of="split_part(partition_ref, '-', 3)::int" ;;
+        batch_of="split_part(partition_ref, '-', 3)::int"
+        rows_of_round="partition_ref like 'data/life/bulk-$1-%'" ;;
     esac
     psql_db -c "truncate bench.batch_$t" \
       -c "insert into bench.batch_$t (batch, ${BEL_COLUMNS[$t]})
-          select $batch_of, ${BEL_COLUMNS[$t]} from bel.$t x
-          where $( [ "$t" = event_partitions ] || [ "$t" = known_partitions ] &&
-                   echo "partition_ref like 'data/life/bulk-$1-%'" || echo "build_request_id like 'bulk-$1-%'")" \
+          select $batch_of, ${BEL_COLUMNS[$t]} from bel.$t x where $rows_of_round" \
       -c "analyze bench.batch_$t" >/dev/null
   done
 }
@@ -368,7 +369,7 @@ write_follower "$WORK/follower-plain.sql" bench.plain_events \
      from (select idx, payload from bench.plain_events where idx > cur order by idx limit 1000) p;"
 
 # --- runs ---------------------------------------------------------------------------------
-# Rounds interleave the workloads (a, b, bel, (b)+f, bel+f; a, b, ...): the disk of a VM
+# Rounds interleave the workloads ((m), belB, (mR); a, b, bel, (r), (b)+f, bel+f, ...): the disk of a VM
 # drifts over minutes, and a ratio of two runs minutes apart measures the drift. Reported:
 # the median tps over rounds, and the median of the per-round ratios.
 declare -a R_WORKLOAD=() R_CLIENTS=() R_TPS=() R_LAT=() R_CPU=()
@@ -379,17 +380,24 @@ RUN_NUMBER=0
 # The CPU time of the server's processes that exited, in clock ticks: the postmaster's
 # cutime + cstime (it waits for every backend). A run's backends exit when pgbench ends, so
 # the difference around a run is their CPU time: unlike tps, it does not move with the
-# disk's fsync latency, which on this VM drifts by 2-3x within minutes.
+# disk's fsync latency, which on this VM drifts by 2-3x within minutes. It also holds any
+# autovacuum worker that ended during the run (the bulk workloads insert ~100k rows a round).
 exited_backends_cpu_ticks() {
   awk '{ print $16 + $17 }' "/proc/$(head -n 1 "$BEL_PG_ROOT/data/postmaster.pid")/stat"
 }
-# wait_for_backends_to_exit: until pgbench's backends are gone (a follower's stays)
+# wait_for_backends_to_exit: until pgbench's backends are gone (a follower's stays) and the
+# postmaster has reaped them (only then is their CPU time in its cutime/cstime)
 wait_for_backends_to_exit() {
-  local i
-  for i in $(seq 1 100); do
-    [ "$(psql_db -At -c "select count(*) from pg_stat_activity
-                         where datname = current_database() and backend_type = 'client backend'
-                           and pid <> pg_backend_pid() and application_name <> '$FOLLOWER_APP'")" = 0 ] && return
+  local i pm unreaped
+  pm="$(head -n 1 "$BEL_PG_ROOT/data/postmaster.pid")"
+  for i in $(seq 1 200); do
+    if [ "$(psql_db -At -c "select count(*) from pg_stat_activity
+                            where datname = current_database() and backend_type = 'client backend'
+                              and pid <> pg_backend_pid() and application_name <> '$FOLLOWER_APP'")" = 0 ]; then
+      # /proc/PID/stat: field 3 is Z for a process that exited and was not reaped, field 4 its parent
+      unreaped="$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v pm="$pm" '$4 == pm && $3 == "Z"' | wc -l)"
+      [ "$unreaped" != 0 ] || return 0
+    fi
     sleep 0.05
   done
   die "pgbench's backends did not exit"
@@ -502,7 +510,7 @@ for CURRENT_ROUND in $(seq 1 "$ROUNDS"); do
 done
 
 # --- report -------------------------------------------------------------------------------
-# values_of FIELD WORKLOAD CLIENTS: the field (tps or lat) of every round, one per line, in round order
+# values_of FIELD WORKLOAD CLIENTS: the field (tps, lat or cpu) of every round, one per line, in round order
 values_of() {
   local field="$1" i
   for i in "${!R_WORKLOAD[@]}"; do

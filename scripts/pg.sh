@@ -3,8 +3,9 @@
 # with its own data directory, socket directory and port. It never touches a system cluster.
 #
 #   scripts/pg.sh start            initdb if needed, start, wait until ready (no-op if running,
-#                                  unless bel.so was reinstalled since: then a restart, for a
-#                                  preloaded old bel.so would serve every new session)
+#                                  unless bel.so was reinstalled since: then a restart, which
+#                                  ends every session, for a preloaded old bel.so would serve
+#                                  every new one)
 #   scripts/pg.sh stop             fast shutdown (no-op if not running)
 #   scripts/pg.sh restart          stop + start (applies changed settings)
 #   scripts/pg.sh status           exit 0 if running, 3 if not

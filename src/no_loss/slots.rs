@@ -291,7 +291,12 @@ impl Shared {
         unsafe { pg_sys::ConditionVariableCancelSleep() };
         // How the wait went, for whoever looks (a test checks that appends' ends do wake it:
         // without the broadcast every wait would still end, only up to PREPARED_POLL_MS late).
-        pgrx::debug1!("bel: wait_for_append({idx}): ended {ended}, woken {woken} time(s), timed out {timed_out} time(s)");
+        // SAFETY: reads the session's log settings.
+        if unsafe { pg_sys::message_level_is_interesting(pg_sys::DEBUG1 as i32) } {
+            pgrx::debug1!(
+                "bel: wait_for_append({idx}): ended {ended}, woken {woken} time(s), timed out {timed_out} time(s)"
+            );
+        }
         ended
     }
 

@@ -236,12 +236,14 @@ async fn transactions_creating_distinct_builds_call_by_call_never_deadlock() {
         let dsn = dsn.clone();
         tasks.push(tokio::spawn(async move {
             let mut c = connect(&dsn).await;
-            for t in 0..150 {
+            for t in 0..120 {
                 let tx = c.transaction().await.unwrap();
-                for k in 0..3 {
+                for k in 0..4 {
                     let build = format!("mc-{w}-{t}-{k}");
                     let e = received(&build, &format!("{build}/r"), &format!("data/mc/{w}/{t}/{k}"));
-                    tx.query_one("SELECT bel.bel_append($1::text)", &[&e]).await.unwrap_or_else(|e| panic!("{build}: {e}"));
+                    tx.query_one("SELECT bel.bel_append($1::text)", &[&e])
+                        .await
+                        .unwrap_or_else(|e| panic!("{build}: {e}"));
                     let pause = rand::thread_rng().gen_range(0..2);
                     sleep_ms(pause).await;
                 }
@@ -253,6 +255,6 @@ async fn transactions_creating_distinct_builds_call_by_call_never_deadlock() {
         t.await.unwrap();
     }
     let c = connect(&dsn).await;
-    assert_eq!(count(&c, "SELECT count(*) FROM bel.build_request_state").await, 4 * 150 * 3);
+    assert_eq!(count(&c, "SELECT count(*) FROM bel.build_request_state").await, 4 * 120 * 4);
     assert_eq!(count(&c, "SELECT count(*) FROM bel.verify()").await, 0);
 }

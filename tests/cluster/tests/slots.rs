@@ -68,7 +68,11 @@ async fn the_end_of_an_append_wakes_the_follower_waiting_for_it() {
     let dsn = fresh_db("slots_wake").await;
     let (w, admin) = (connect(&dsn).await, connect(&dsn).await);
     let (f, mut notices) = connect_with_notices(&dsn).await;
+    page(&f, 0, "{}", 1).await.unwrap(); // loads bel in the session, which defines the setting
+    let slots: String = f.query_one("SELECT current_setting('bel.in_flight_slots')", &[]).await.unwrap().get(0);
+    assert_eq!(slots, "on", "the wake-up is the in-flight slots' (the cluster step preloads bel)");
     f.batch_execute("SET client_min_messages = debug1").await.unwrap();
+    let limit = Duration::from_secs(15);
     let follower_pid = backend_pid(&f).await;
     let mut woken_waits = 0;
     for round in 0..5 {
@@ -80,29 +84,36 @@ async fn the_end_of_an_append_wakes_the_follower_waiting_for_it() {
         };
         let commit_once_waiting = async {
             // the follower is asleep on the condition variable (wait event Extension)
-            loop {
-                let asleep = count(
+            let asleep = async {
+                loop {
+                    let asleep = count(
                     &admin,
                     &format!(
                         "SELECT count(*) FROM pg_stat_activity WHERE pid = {follower_pid} AND wait_event_type = 'Extension'"
                     ),
                 )
                 .await;
-                if asleep == 1 {
-                    break;
+                    if asleep == 1 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
                 }
-                tokio::task::yield_now().await;
-            }
+            };
+            tokio::time::timeout(limit, asleep).await.expect("the follower never slept on the condition variable");
             w.batch_execute("COMMIT").await.unwrap();
         };
         let (ended, ()) = tokio::join!(waiting, commit_once_waiting);
         assert!(ended, "round {round}: the wait ended at its timeout");
-        let report = loop {
-            let line = notices.recv().await.expect("the follower's connection closed");
-            if line.starts_with(&format!("bel: wait_for_append({idx})")) {
-                break line;
+        let report = tokio::time::timeout(limit, async {
+            loop {
+                let line = notices.recv().await.expect("the follower's connection closed");
+                if line.starts_with(&format!("bel: wait_for_append({idx})")) {
+                    break line;
+                }
             }
-        };
+        })
+        .await
+        .expect("no DEBUG1 report of the wait");
         assert!(report.contains("ended true"), "round {round}: {report}");
         if !report.contains("woken 0 time") {
             woken_waits += 1;
