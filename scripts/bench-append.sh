@@ -395,7 +395,8 @@ wait_for_backends_to_exit() {
                             where datname = current_database() and backend_type = 'client backend'
                               and pid <> pg_backend_pid() and application_name <> '$FOLLOWER_APP'")" = 0 ]; then
       # /proc/PID/stat: field 3 is Z for a process that exited and was not reaped, field 4 its parent
-      unreaped="$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v pm="$pm" '$4 == pm && $3 == "Z"' | wc -l)"
+      # (processes that end during the read make cat fail: not an error here)
+      unreaped="$({ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$pm" '$4 == pm && $3 == "Z"' | wc -l)"
       [ "$unreaped" != 0 ] || return 0
     fi
     sleep 0.05
