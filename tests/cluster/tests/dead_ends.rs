@@ -23,11 +23,6 @@ fn events_to_insert(e: &tokio_postgres::Error) -> Vec<String> {
     events.as_array().expect("array").iter().map(|e| e.to_string()).collect()
 }
 
-async fn batch(c: &Client, events: &[String]) -> Result<u64, tokio_postgres::Error> {
-    let json = format!("[{}]", events.join(","));
-    c.execute("SELECT count(*) FROM bel.bel_append_batch($1::text::jsonb)", &[&json]).await
-}
-
 async fn append_all(c: &Client, events: &[String]) {
     for e in events {
         append(c, e).await.unwrap_or_else(|err| panic!("{e}: {err}"));
@@ -68,11 +63,11 @@ async fn race_new_work_against_the_end(a: &Client, b: &Client, build: &str, addi
     let (added, ended) = tokio::join!(
         async {
             sleep_ms(da).await;
-            batch(a, adding).await
+            append_batch(a, adding).await
         },
         async {
             sleep_ms(db).await;
-            batch(b, &end_known_work(build)).await
+            append_batch(b, &end_known_work(build)).await
         }
     );
     match (added, ended) {
@@ -85,7 +80,7 @@ async fn race_new_work_against_the_end(a: &Client, b: &Client, build: &str, addi
             let end = retry.pop().expect("the build's end");
             retry.extend(events_to_insert(&e));
             retry.push(end);
-            batch(b, &retry).await.unwrap_or_else(|e| panic!("round {round}: the hinted batch fails: {e}"));
+            append_batch(b, &retry).await.unwrap_or_else(|e| panic!("round {round}: the hinted batch fails: {e}"));
         }
         (Err(e), Ok(_)) => {
             assert_eq!(sqlstate(&e), "23514", "round {round}: {e}");
@@ -163,7 +158,7 @@ async fn the_second_of_the_two_waits_on_the_build_row_and_sees_the_first() {
         if !work_first {
             // The build's own work must be ended for the end to go through alone.
             let own = end_known_work(build);
-            batch(&observer, &own[..2]).await.unwrap();
+            append_batch(&observer, &own[..2]).await.unwrap();
         }
         first.batch_execute("BEGIN").await.unwrap();
         append(&first, first_event).await.unwrap();

@@ -12,22 +12,22 @@ async fn prepare_builds(c: &tokio_postgres::Client, builds: &[&str], part: &str)
     }
 }
 
-/// Appends two events at once on two connections, each after a random 0-2 ms delay;
-/// asserts that exactly one succeeds and returns the other's error.
-async fn race_with_one_winner(
-    (a, ea): (&tokio_postgres::Client, &str),
-    (b, eb): (&tokio_postgres::Client, &str),
+/// Runs two calls at once, each after a random 0-2 ms delay; asserts that exactly one
+/// succeeds and returns the other's error.
+async fn race_with_one_winner<T: std::fmt::Debug, U: std::fmt::Debug>(
+    call_a: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    call_b: impl std::future::Future<Output = Result<U, tokio_postgres::Error>>,
     round: usize,
 ) -> tokio_postgres::Error {
     let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
     let (ra, rb) = tokio::join!(
         async {
             sleep_ms(delay_a).await;
-            append(a, ea).await
+            call_a.await
         },
         async {
             sleep_ms(delay_b).await;
-            append(b, eb).await
+            call_b.await
         }
     );
     assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
@@ -49,7 +49,7 @@ async fn exactly_one_of_two_racing_requests_wins_every_time() {
         prepare_builds(&setup, &[&b1, &b2], &part).await;
         let ea = partition_event(&b1, &part, "REQUESTED", "");
         let eb = partition_event(&b2, &part, "REQUESTED", "");
-        let loser = race_with_one_winner((&a, &ea), (&b, &eb), round).await;
+        let loser = race_with_one_winner(append(&a, &ea), append(&b, &eb), round).await;
         assert_eq!(sqlstate(&loser), "23514", "round {round}: {loser}");
     }
     assert_eq!(count(&setup, "SELECT count(*) FROM bel.verify()").await, 0);
@@ -71,7 +71,7 @@ async fn exactly_one_of_two_racing_creators_of_a_build_wins_every_time() {
         let build = format!("c{round}");
         let (ea, eb) =
             (received(&build, &format!("{build}a"), "data/ca"), received(&build, &format!("{build}b"), "data/cb"));
-        let loser = race_with_one_winner((&a, &ea), (&b, &eb), round).await;
+        let loser = race_with_one_winner(append(&a, &ea), append(&b, &eb), round).await;
         assert_eq!(sqlstate(&loser), "55000", "round {round}: {loser}");
     }
     assert_eq!(count(&setup, "SELECT count(*) FROM bel.events").await, 40);
@@ -138,10 +138,6 @@ async fn overlapping_appends_from_eight_connections_never_deadlock() {
     assert_eq!(count(&c, "SELECT count(*) FROM bel.verify()").await, 0);
 }
 
-fn batch(events: &[String]) -> String {
-    format!("SELECT count(*) FROM bel.bel_append_batch('[{}]'::jsonb)", events.join(","))
-}
-
 /// A lone BUILD_REQUEST_RECEIVED and a batch creating the same build race: the lone one's
 /// insert of the build and the batch's placeholder row lock each other out, so the loser
 /// waits and is refused as a second creation (55000), whichever path it took; never a 40001
@@ -155,21 +151,8 @@ async fn a_lone_creator_and_a_batch_creator_of_one_build_wait_for_each_other() {
     for round in 0..40 {
         let build = format!("m{round}");
         let lone = received(&build, &format!("{build}a"), "data/ma");
-        let creating_batch =
-            batch(&[received(&build, &format!("{build}b"), "data/mb"), build_event(&build, "PLANNING", &[])]);
-        let (delay_a, delay_b) = (rand::thread_rng().gen_range(0..3), rand::thread_rng().gen_range(0..3));
-        let (ra, rb) = tokio::join!(
-            async {
-                sleep_ms(delay_a).await;
-                append(&a, &lone).await.map(|_| ())
-            },
-            async {
-                sleep_ms(delay_b).await;
-                b.query_one(creating_batch.as_str(), &[]).await.map(|_| ())
-            }
-        );
-        assert!(ra.is_ok() != rb.is_ok(), "round {round}: exactly one wins ({ra:?} / {rb:?})");
-        let loser = ra.err().or(rb.err()).expect("asserted above");
+        let creating_batch = [received(&build, &format!("{build}b"), "data/mb"), build_event(&build, "PLANNING", &[])];
+        let loser = race_with_one_winner(append(&a, &lone), append_batch(&b, &creating_batch), round).await;
         assert_eq!(sqlstate(&loser), "55000", "round {round}: {loser}");
     }
     // no placeholder row outlives its append
@@ -212,12 +195,12 @@ async fn a_creator_in_repeatable_read_fails_with_40001_when_the_entity_appeared_
     ];
     for (what, before, created_by_b, attempted_by_a) in cases {
         if !before.is_empty() {
-            b.query_one(batch(&before).as_str(), &[]).await.expect(what);
+            append_batch(&b, &before).await.expect(what);
         }
         a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.unwrap();
         count(&a, "SELECT count(*) FROM bel.events").await; // takes the snapshot
-        b.query_one(batch(&created_by_b).as_str(), &[]).await.expect(what);
-        let e = a.query_one(batch(&attempted_by_a).as_str(), &[]).await.expect_err(what);
+        append_batch(&b, &created_by_b).await.expect(what);
+        let e = append_batch(&a, &attempted_by_a).await.expect_err(what);
         assert_eq!(sqlstate(&e), "40001", "{what}: {e}");
         a.batch_execute("ROLLBACK").await.unwrap();
     }

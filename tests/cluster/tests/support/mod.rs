@@ -30,18 +30,31 @@ pub async fn connect(dsn: &str) -> Client {
     client
 }
 
-/// A connection whose NOTIFY messages arrive on the returned channel.
-pub async fn connect_listening(dsn: &str) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
+/// A connection whose asynchronous messages `pick` keeps arrive, as text, on the returned channel.
+async fn connect_forwarding(
+    dsn: &str,
+    pick: fn(AsyncMessage) -> Option<String>,
+) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let (client, mut connection) = tokio_postgres::connect(dsn, NoTls).await.expect("connect");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(n) = message {
-                let _ = tx.send(n.payload().to_owned());
+            if let Some(text) = pick(message) {
+                let _ = tx.send(text);
             }
         }
     });
+    (client, rx)
+}
+
+/// A connection whose NOTIFY messages arrive on the returned channel.
+pub async fn connect_listening(dsn: &str) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (client, rx) = connect_forwarding(dsn, |m| match m {
+        AsyncMessage::Notification(n) => Some(n.payload().to_owned()),
+        _ => None,
+    })
+    .await;
     client.batch_execute("LISTEN bel_events").await.expect("listen");
     (client, rx)
 }
@@ -49,17 +62,11 @@ pub async fn connect_listening(dsn: &str) -> (Client, tokio::sync::mpsc::Unbound
 /// A connection whose server notices (RAISE NOTICE, DEBUG messages the session asks for with
 /// client_min_messages) arrive on the returned channel.
 pub async fn connect_with_notices(dsn: &str) -> (Client, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let (client, mut connection) = tokio_postgres::connect(dsn, NoTls).await.expect("connect");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notice(n) = message {
-                let _ = tx.send(n.message().to_owned());
-            }
-        }
-    });
-    (client, rx)
+    connect_forwarding(dsn, |m| match m {
+        AsyncMessage::Notice(n) => Some(n.message().to_owned()),
+        _ => None,
+    })
+    .await
 }
 
 /// A new database `bel_t_<name>` with the extension created; returns its DSN.
@@ -84,6 +91,12 @@ pub fn hint(e: &tokio_postgres::Error) -> String {
 
 pub async fn append(client: &Client, json: &str) -> Result<i64, tokio_postgres::Error> {
     client.query_one("SELECT bel.bel_append($1::text)", &[&json]).await.map(|r| r.get(0))
+}
+
+/// `bel.bel_append_batch` of `events` (JSON texts); the number of idx values returned.
+pub async fn append_batch(client: &Client, events: &[String]) -> Result<u64, tokio_postgres::Error> {
+    let json = format!("[{}]", events.join(","));
+    client.execute("SELECT count(*) FROM bel.bel_append_batch($1::text::jsonb)", &[&json]).await
 }
 
 pub async fn count(client: &Client, sql: &str) -> i64 {
