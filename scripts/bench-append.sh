@@ -526,15 +526,15 @@ values_of() {
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # ratio_median X Y CLIENTS: the median over rounds of tps(X)/tps(Y), both from the same round
-ratio_median() {
-  paste <(values_of tps "$1" "$3") <(values_of tps "$2" "$3") |
-    awk '$2 > 0 { print $1 / $2 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
-}
+ratio_median() { field_ratio_median tps "$1" "$2" "$3"; }
 # cpu_ratio_median X Y CLIENTS: the median over rounds of cpu(Y)/cpu(X), X's speed relative
 # to Y's in server CPU per transaction (the same sense as the tps ratios)
-cpu_ratio_median() {
-  paste <(values_of cpu "$1" "$3") <(values_of cpu "$2" "$3") |
-    awk '$1 > 0 { print $2 / $1 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
+cpu_ratio_median() { field_ratio_median cpu "$2" "$1" "$3"; }
+# field_ratio_median FIELD NUM DEN CLIENTS: the median over rounds of FIELD(NUM)/FIELD(DEN),
+# both from the same round
+field_ratio_median() {
+  paste <(values_of "$1" "$2" "$4") <(values_of "$1" "$3" "$4") |
+    awk '$2 > 0 { print $1 / $2 }' | median | awk '$1 != "-" { printf "%.2fx", $1 } $1 == "-" { print "-" }'
 }
 describe() {
   case "$1" in
