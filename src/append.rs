@@ -2,24 +2,24 @@
 //! under the no-loss protocol, insert the events and update the projections, all in the
 //! caller's transaction.
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::CStr;
 
 use bel_core::event::{self, check_shape, involved_partitions, is_retry_of, Kind};
 use bel_core::pb::BuildEvent;
 use bel_core::rules::{apply, prepare};
 use bel_core::state::{ChangedSet, State, TouchedKeys};
-use bel_core::{ErrorClass, Rejection, SCHEMA_VERSION};
+use bel_core::{ErrorClass, Rejection};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::errors::raise;
+use crate::event_id_probe;
 use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
-use crate::store::{self, EventRows};
+use crate::store::{self, bel_relation, EventRows};
 use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
@@ -41,7 +41,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
         let mut keys = TouchedKeys::of_events(&events);
         if let [event] = events.as_slice() {
             if keys.lone_created_build_request().is_some() {
-                if let Some(idx) = append_lone_creation(client, st, event.clone(), now, at_position) {
+                if let Some(idx) = append_lone_creation(client, event.clone(), now, at_position) {
                     return vec![idx];
                 }
             }
@@ -96,12 +96,11 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 /// or the build request exists (then its idx becomes a hole, like a rolled-back append's).
 fn append_lone_creation(
     client: &pgrx::spi::SpiClient<'_>,
-    st: &Statements,
     event: BuildEvent,
     now: bel_core::state::Micros,
     at_position: impl Fn(usize, Rejection) -> Rejection,
 ) -> Option<i64> {
-    if !find_event_ids(client, st, std::slice::from_ref(&event)).is_empty() {
+    if !event.event_id.is_empty() && event_id_probe::is_stored(&event.event_id) {
         return None;
     }
     let mut state = State::default();
@@ -187,7 +186,6 @@ fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     rows.idx.push(idx);
     rows.event_type.push(event::kind(e).map(Kind::name).unwrap_or_default().to_owned());
-    rows.schema_version.push(i32::from(SCHEMA_VERSION));
     rows.event_id.push(non_empty(&e.event_id));
     rows.build_request_id.push(non_empty(&e.build_request_id));
     rows.partition_ref.push(event::partition_ref(e).map(str::to_owned));
@@ -211,19 +209,6 @@ fn may_name_new_partitions(e: &BuildEvent) -> bool {
         Some(Payload::Partition(p)) => p.status == PartitionStatus::PartitionRequested as i32,
         _ => false,
     }
-}
-
-/// The oid of relation `name` in schema bel.
-fn bel_relation(name: &CStr) -> pg_sys::Oid {
-    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
-    let oid = unsafe {
-        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
-        pg_sys::get_relname_relid(name.as_ptr(), ns)
-    };
-    if oid == pg_sys::InvalidOid {
-        crate::errors::internal("catalog", format!("relation bel.{} does not exist", name.to_string_lossy()));
-    }
-    oid
 }
 
 /// Locks the log before anything else, in the mode its insert takes anyway (ROW EXCLUSIVE;

@@ -5,9 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
-use pgrx::spi::{SpiClient, SpiHeapTupleData};
-use pgrx::JsonB;
+use std::ffi::CStr;
 
+use bel_core::SCHEMA_VERSION;
+use pgrx::spi::{SpiClient, SpiHeapTupleData};
+use pgrx::{pg_sys, IntoDatum, JsonB};
+
+use crate::row_insert::RowInserter;
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{EntityStatements, Statements};
@@ -128,7 +132,6 @@ pub fn partition_from_row(row: &SpiHeapTupleData<'_>) -> Option<Partition> {
 pub struct EventRows {
     pub idx: Vec<i64>,
     pub event_type: Vec<String>,
-    pub schema_version: Vec<i32>,
     pub event_id: Vec<Option<String>>,
     pub build_request_id: Vec<Option<String>>,
     pub partition_ref: Vec<Option<String>>,
@@ -140,12 +143,102 @@ pub struct EventRows {
     pub involved_idx: Vec<i64>,
 }
 
-/// Writes `rows` and every changed entity of `state` with one statement made of the parts
-/// that have something to write. Returns false only for a lone creation (see
-/// `WriteMode::LoneCreation`) whose build request existed: then nothing was written.
+/// Writes every changed entity of `state` with one statement made of the parts that have
+/// something to write, then the event rows (see `row_insert`). Returns false only for a
+/// lone creation (see `WriteMode::LoneCreation`) whose build request existed: then nothing
+/// was written.
 pub fn write(
     client: &SpiClient<'_>,
     rows: EventRows,
+    known_refs: BTreeSet<String>,
+    state: &State,
+    changed: &ChangedSet,
+    mode: WriteMode,
+) -> bool {
+    if !write_projections(client, known_refs, state, changed, mode) {
+        return false;
+    }
+    insert_log_rows(rows);
+    true
+}
+
+/// The event rows, into bel.events and bel.event_partitions.
+fn insert_log_rows(rows: EventRows) {
+    let EventRows {
+        idx,
+        event_type,
+        event_id,
+        build_request_id,
+        partition_ref,
+        job_run_id,
+        job_label,
+        payload,
+        involved_ref,
+        involved_idx,
+    } = rows;
+    // The column's default, now(): the transaction's start.
+    // SAFETY: reads the transaction's start time.
+    let created_at = pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() });
+    let mut events = RowInserter::open(
+        bel_relation(c"events"),
+        "bel.events",
+        &[
+            c"idx",
+            c"event_type",
+            c"schema_version",
+            c"event_id",
+            c"build_request_id",
+            c"partition_ref",
+            c"job_run_id",
+            c"job_label",
+            c"payload",
+            c"created_at",
+        ],
+    );
+    for (i, payload) in payload.into_iter().enumerate() {
+        events.insert(|| {
+            vec![
+                idx[i].into_datum(),
+                event_type[i].as_str().into_datum(),
+                SCHEMA_VERSION.into_datum(),
+                event_id[i].as_deref().into_datum(),
+                build_request_id[i].as_deref().into_datum(),
+                partition_ref[i].as_deref().into_datum(),
+                job_run_id[i].as_deref().into_datum(),
+                job_label[i].as_deref().into_datum(),
+                payload.into_datum(),
+                Some(created_at),
+            ]
+        });
+    }
+    events.close();
+    if involved_ref.is_empty() {
+        return;
+    }
+    let mut partitions =
+        RowInserter::open(bel_relation(c"event_partitions"), "bel.event_partitions", &[c"partition_ref", c"idx"]);
+    for (partition, idx) in involved_ref.iter().zip(involved_idx) {
+        partitions.insert(|| vec![partition.as_str().into_datum(), idx.into_datum()]);
+    }
+    partitions.close();
+}
+
+/// The oid of relation `name` in schema bel.
+pub fn bel_relation(name: &CStr) -> pg_sys::Oid {
+    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
+    let oid = unsafe {
+        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
+        pg_sys::get_relname_relid(name.as_ptr(), ns)
+    };
+    if oid == pg_sys::InvalidOid {
+        crate::errors::internal("catalog", format!("relation bel.{} does not exist", name.to_string_lossy()));
+    }
+    oid
+}
+
+/// The projections: newly named partitions and the changed entity rows.
+fn write_projections(
+    client: &SpiClient<'_>,
     known_refs: BTreeSet<String>,
     state: &State,
     changed: &ChangedSet,
@@ -157,24 +250,6 @@ pub fn write(
     let parts: Vec<&Partition> = changed.partitions.iter().filter_map(|k| state.partitions.get(k)).collect();
     let timestamps = |v: Vec<Micros>| Values::Timestamptz(v.into_iter().map(to_timestamptz).collect());
     let all = vec![
-        PartRows {
-            part: Part::Events,
-            columns: vec![
-                Values::Int8(rows.idx),
-                text(rows.event_type),
-                Values::Int4(rows.schema_version.into_iter().map(Some).collect()),
-                Values::Text(rows.event_id),
-                Values::Text(rows.build_request_id),
-                Values::Text(rows.partition_ref),
-                Values::Text(rows.job_run_id),
-                Values::Text(rows.job_label),
-                Values::Jsonb(rows.payload),
-            ],
-        },
-        PartRows {
-            part: Part::EventPartitions,
-            columns: vec![text(rows.involved_ref), Values::Int8(rows.involved_idx)],
-        },
         PartRows { part: Part::KnownPartitions, columns: vec![text(known_refs.into_iter().collect())] },
         PartRows {
             part: Part::BuildRequests,

@@ -431,6 +431,44 @@ mod tests {
         );
     }
 
+    /// The log's rows are written without an INSERT statement (row_insert.rs): every index of
+    /// bel.events and bel.event_partitions still holds every row (amcheck's heapallindexed
+    /// fails on a missing entry), created_at is the column's default, the table's CHECK
+    /// constraints are enforced, and a table with an INSERT trigger is refused.
+    #[pg_test]
+    fn log_rows_are_indexed_dated_checked_and_never_pass_a_trigger() {
+        build_in_progress("direct", "direct/p", "direct/o");
+        let batch = format!(
+            "[{}, {}]",
+            build_event("direct-batch", "RECEIVED", r#","requestedPartitions":["direct/b1","direct/b2"]"#),
+            build_event("direct-batch", "PLANNING", "").replacen('{', r#"{"eventId":"direct-batch-planning","#, 1)
+        );
+        Spi::run_with_args("select bel.bel_append_batch($1::jsonb)", &[batch.as_str().into()]).unwrap();
+        Spi::run("create extension if not exists amcheck").unwrap();
+        let checked = count(
+            "select count(bt_index_check(i.indexrelid, true)) from pg_index i
+             where i.indrelid in ('bel.events'::regclass, 'bel.event_partitions'::regclass)",
+        );
+        assert_eq!(checked, 6, "the events' 5 indexes and the partition index");
+        assert_eq!(count("select count(*) from bel.events where job_label = 'etl' and job_run_id like 'direct-j%'"), 3);
+        assert_eq!(count("select count(*) from bel.event_partitions where partition_ref like 'direct/b_'"), 2);
+        assert_eq!(count("select count(*) from bel.events where created_at <> now()"), 0);
+
+        Spi::run("alter table bel.events add constraint no_forbidden_build check (build_request_id <> 'forbidden')")
+            .unwrap();
+        let refused = refusal(&append_sql(&build_event("forbidden", "RECEIVED", r#","requestedPartitions":["f/1"]"#)));
+        assert_eq!(refused["sqlstate"], "23514", "{refused}");
+
+        Spi::run("create function public.direct_noop() returns trigger language plpgsql as 'begin return new; end'")
+            .unwrap();
+        Spi::run("create trigger audit after insert on bel.events for each row execute function public.direct_noop()")
+            .unwrap();
+        let refused = refusal(&append_sql(&build_event("audited", "RECEIVED", r#","requestedPartitions":["a/1"]"#)));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(refused["message"], "bel.events has an INSERT trigger", "{refused}");
+        assert!(refused["hint"].as_str().is_some_and(|h| h.contains("drop the trigger")), "{refused}");
+    }
+
     /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql
     /// block (a subtransaction: the test's transaction goes on); null if it succeeded.
     fn refusal(sql: &str) -> serde_json::Value {

@@ -1,6 +1,7 @@
-//! The statement that writes an append: event rows, the partition index, newly named
-//! partitions and the changed projection rows, as one statement of data-modifying CTEs
-//! (one per part that has rows), prepared once per shape and kept.
+//! The statement that writes an append's projections: newly named partitions and the
+//! changed entity rows, as one statement of data-modifying CTEs (one per part that has
+//! rows), prepared once per shape and kept. The event rows do not come here: see
+//! `row_insert`.
 //!
 //! The parts are described as data (table, columns, action) and their SQL is generated,
 //! in two forms: a part with exactly one row takes scalar parameters (no set-returning
@@ -72,7 +73,6 @@ impl ColumnType {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
-    Insert,
     /// INSERT ... ON CONFLICT DO NOTHING.
     InsertIfAbsent,
     /// UPDATE by the first column (the key).
@@ -90,8 +90,6 @@ use ColumnType::*;
 /// The parts, in parameter order; a part's position is its bit in `WriteShape` masks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Part {
-    Events,
-    EventPartitions,
     KnownPartitions,
     BuildRequests,
     JobRuns,
@@ -99,14 +97,7 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 6] = [
-        Part::Events,
-        Part::EventPartitions,
-        Part::KnownPartitions,
-        Part::BuildRequests,
-        Part::JobRuns,
-        Part::Partitions,
-    ];
+    pub const ALL: [Part; 4] = [Part::KnownPartitions, Part::BuildRequests, Part::JobRuns, Part::Partitions];
 
     fn bit(self) -> u8 {
         1 << (self as u8)
@@ -114,26 +105,6 @@ impl Part {
 
     fn spec(self) -> PartSpec {
         match self {
-            Part::Events => PartSpec {
-                table: "bel.events",
-                columns: &[
-                    ("idx", Int8),
-                    ("event_type", Text),
-                    ("schema_version", Int4),
-                    ("event_id", Text),
-                    ("build_request_id", Text),
-                    ("partition_ref", Text),
-                    ("job_run_id", Text),
-                    ("job_label", Text),
-                    ("payload", Jsonb),
-                ],
-                action: Action::Insert,
-            },
-            Part::EventPartitions => PartSpec {
-                table: "bel.event_partitions",
-                columns: &[("partition_ref", Text), ("idx", Int8)],
-                action: Action::Insert,
-            },
             // The refs come sorted and distinct (no DISTINCT: its sort costs more to set up
             // than it saves), so concurrent appends insert shared keys in the same order.
             Part::KnownPartitions => PartSpec {
@@ -194,7 +165,7 @@ pub enum WriteMode {
     /// Update locked rows (every other append).
     Update,
     /// A lone creation (one event, see the append path): insert the build request unless
-    /// it exists, and write the other parts only if it was inserted. The statement returns
+    /// it exists, and write the other parts (and then the event rows) only if it was inserted. The statement returns
     /// how many it inserted (0 or 1).
     LoneCreation,
 }
@@ -445,14 +416,14 @@ mod tests {
     #[test]
     fn one_event_with_one_entity_is_all_scalars() {
         let (sql, types) = statement_sql(shape(
-            &[Part::Events, Part::BuildRequests],
-            &[Part::Events, Part::BuildRequests],
+            &[Part::KnownPartitions, Part::BuildRequests],
+            &[Part::KnownPartitions, Part::BuildRequests],
             WriteMode::Update,
         ));
         assert!(!sql.contains("unnest"), "{sql}");
-        assert!(sql.contains("UPDATE bel.build_request_state SET status = $11::text"), "{sql}");
-        assert!(sql.contains("WHERE build_request_id = $10::text"), "{sql}");
-        assert_eq!(types.len(), 9 + 8);
+        assert!(sql.contains("UPDATE bel.build_request_state SET status = $3::text"), "{sql}");
+        assert!(sql.contains("WHERE build_request_id = $2::text"), "{sql}");
+        assert_eq!(types.len(), 1 + 8);
     }
 
     #[test]
@@ -469,23 +440,22 @@ mod tests {
 
     #[test]
     fn jsonb_travels_as_text_parsed_row_by_row() {
-        let (sql, types) = statement_sql(shape(&[Part::Events], &[], WriteMode::Update));
-        assert!(sql.contains("unnest($9::text[])::jsonb"), "{sql}");
-        assert_eq!(types[8], PgOid::BuiltIn(T::TEXTARRAYOID));
-        let (sql, _) = statement_sql(shape(&[Part::BuildRequests], &[], WriteMode::Update));
+        let (sql, types) = statement_sql(shape(&[Part::BuildRequests], &[], WriteMode::Update));
         assert!(sql.contains("delegations = u.delegations::jsonb"), "{sql}");
+        assert!(sql.contains("unnest($4::text[]) AS delegations"), "{sql}");
+        assert_eq!(types[3], PgOid::BuiltIn(T::TEXTARRAYOID));
     }
 
     #[test]
     fn a_lone_creation_guards_every_other_part() {
         let (sql, _) = statement_sql(shape(
-            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
-            &[Part::Events, Part::EventPartitions, Part::KnownPartitions, Part::BuildRequests],
+            &[Part::KnownPartitions, Part::BuildRequests],
+            &[Part::KnownPartitions, Part::BuildRequests],
             WriteMode::LoneCreation,
         ));
-        assert!(sql.starts_with("WITH w3 AS (INSERT INTO bel.build_request_state"), "{sql}");
+        assert!(sql.starts_with("WITH w1 AS (INSERT INTO bel.build_request_state"), "{sql}");
         assert!(sql.contains("ON CONFLICT DO NOTHING RETURNING 1"), "{sql}");
-        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w3)").count(), 3, "{sql}");
-        assert!(sql.ends_with("SELECT count(*) FROM w3"), "{sql}");
+        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w1)").count(), 1, "{sql}");
+        assert!(sql.ends_with("SELECT count(*) FROM w1"), "{sql}");
     }
 }

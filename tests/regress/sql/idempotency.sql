@@ -41,6 +41,12 @@ savepoint before_bad;
 select bel.bel_append('{"buildRequestId":"b5","buildRequest":{"status":"BUILD_REQUEST_COMPLETED"}}');
 rollback to savepoint before_bad;
 commit;
+-- A new build's RECEIVED reusing an eventId stored earlier in the same transaction: the
+-- stored event is seen (refused as a conflict, not written as a second row).
+begin;
+select bel.bel_append('{"eventId":"b6:received","buildRequestId":"b6","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["data/f"]}}');
+select bel.bel_append('{"eventId":"b6:received","buildRequestId":"b7","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":["data/f"]}}');
+rollback;
 
 select idx, event_id, build_request_id, event_type from bel.events order by idx;
 select count(*) as differences from bel.verify();
