@@ -16,7 +16,6 @@ use crate::event_id_probe;
 use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
 use crate::spi::arrays::SqlArray;
-use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
 use crate::store::{self, bel_relation, EventRows};
@@ -191,7 +190,7 @@ fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
     rows.partition_ref.push(event::partition_ref(e).map(str::to_owned));
     rows.job_run_id.push(event::job_run_id(e).map(str::to_owned));
     rows.job_label.push(event::job_label(e).map(str::to_owned));
-    rows.payload.push(JsonbText(event::to_json_text(e)));
+    rows.payload.push(e.clone());
     for r in involved_partitions(e) {
         rows.involved_ref.push(r.to_owned());
         rows.involved_idx.push(idx);

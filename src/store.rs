@@ -2,7 +2,7 @@
 //! writing the changed ones back, and inserting event rows.
 use std::collections::{BTreeMap, BTreeSet};
 
-use bel_core::pb::{BuildRequestStatus, JobRunStatus, PartitionStatus};
+use bel_core::pb::{BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
 use std::ffi::CStr;
@@ -13,6 +13,7 @@ use pgrx::{pg_sys, IntoDatum, JsonB};
 
 use crate::row_insert::RowInserter;
 use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_build;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{EntityStatements, Statements};
 use crate::spi::{from_timestamptz, get, run, to_timestamptz};
@@ -137,7 +138,8 @@ pub struct EventRows {
     pub partition_ref: Vec<Option<String>>,
     pub job_run_id: Vec<Option<String>>,
     pub job_label: Vec<Option<String>>,
-    pub payload: Vec<JsonbText>,
+    /// The events, stored as their proto3 JSON (`spi::jsonb_build`).
+    pub payload: Vec<BuildEvent>,
     /// Flattened (partition_ref, idx) pairs for bel.event_partitions.
     pub involved_ref: Vec<String>,
     pub involved_idx: Vec<i64>,
@@ -195,7 +197,7 @@ fn insert_log_rows(rows: EventRows) {
             c"created_at",
         ],
     );
-    for (i, payload) in payload.into_iter().enumerate() {
+    for (i, payload) in payload.iter().enumerate() {
         events.insert(|| {
             vec![
                 idx[i].into_datum(),
@@ -206,7 +208,7 @@ fn insert_log_rows(rows: EventRows) {
                 partition_ref[i].as_deref().into_datum(),
                 job_run_id[i].as_deref().into_datum(),
                 job_label[i].as_deref().into_datum(),
-                payload.into_datum(),
+                Some(jsonb_build::to_jsonb(&payload)),
                 Some(created_at),
             ]
         });

@@ -431,6 +431,56 @@ mod tests {
         );
     }
 
+    /// The payload built in binary (spi/jsonb_build.rs) is byte for byte the jsonb that
+    /// jsonb_in makes of the event's serde_json text, for every kind of field: strings with
+    /// escapes and non-ASCII, enums, repeated strings (none, one, several), int32 (negative,
+    /// large), the timestamp and the idx (int64 as strings).
+    #[pg_test]
+    fn payloads_built_in_binary_equal_jsonb_in_of_their_text() {
+        let events = [
+            build_event("b1", "RECEIVED", r#","requestedPartitions":["data/a","data/b","d/é ✓ 😀"]"#),
+            r#"{"idx":"9223372036854775807","eventId":"e\"1\\","timestamp":"2026-11-30T12:00:00.123456Z","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_FAILED","message":"line 1\nline\t2 \u0001 \u001f"}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","jobRun":{"jobRunId":"j1","jobLabel":"etl","status":"JOB_RUN_FAILED","targetPartitions":[],"exitCode":-2147483648,"message":"x"}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","jobRun":{"jobRunId":"j1","status":"JOB_RUN_COMPLETED","exitCode":2147483647}}"#.to_owned(),
+            partition_event("b1", "data/a", "BUILDING", "j1"),
+            r#"{"buildRequestId":"b1","delegation":{"partitionRef":"data/a","delegatedToBuildRequestId":"b0","message":""}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","invalidation":{"partitionRef":"data/a","reason":"late data"}}"#.to_owned(),
+        ];
+        for json in events {
+            let event = bel_core::event::from_json(&json).unwrap();
+            let text = bel_core::event::to_json_text(&event);
+            let binary = crate::spi::jsonb_build::to_jsonb(&event);
+            let parsed = pgrx::IntoDatum::into_datum(crate::spi::jsonb_text::JsonbText(text.clone())).unwrap();
+            // SAFETY: both are jsonb varlenas just made in the current memory context.
+            let (binary, parsed) = unsafe { (varlena_bytes(binary), varlena_bytes(parsed)) };
+            assert_eq!(binary, parsed, "{text}");
+        }
+    }
+
+    /// The bytes of a varlena datum (header included).
+    unsafe fn varlena_bytes(datum: pg_sys::Datum) -> Vec<u8> {
+        // SAFETY: the caller passes an untoasted varlena with a 4-byte header.
+        unsafe {
+            let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+            let len = pgrx::varsize_any(ptr);
+            std::slice::from_raw_parts(ptr.cast::<u8>(), len).to_vec()
+        }
+    }
+
+    /// A NUL character, which a protobuf string may carry, is refused as jsonb_in refuses
+    /// the `\u0000` of the event's JSON text.
+    #[pg_test(error = "unsupported Unicode escape sequence")]
+    fn a_nul_character_in_a_protobuf_event_is_refused() {
+        let mut event =
+            bel_core::event::from_json(&build_event("nul", "RECEIVED", r#","requestedPartitions":["data/n"]"#))
+                .unwrap();
+        if let Some(bel_core::pb::build_event::Payload::BuildRequest(b)) = event.payload.as_mut() {
+            b.message = "before\0after".to_owned();
+        }
+        let bytes = prost::Message::encode_to_vec(&event);
+        Spi::get_one_with_args::<i64>("select bel.bel_append($1::bytea)", &[bytes.into()]).unwrap();
+    }
+
     /// The log's rows are written without an INSERT statement (row_insert.rs): every index of
     /// bel.events and bel.event_partitions still holds every row (amcheck's heapallindexed
     /// fails on a missing entry), created_at is the column's default, the table's CHECK

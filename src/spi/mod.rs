@@ -11,6 +11,7 @@ use crate::errors::internal;
 use bel_core::state::Micros;
 
 pub mod arrays;
+pub mod jsonb_build;
 pub mod jsonb_text;
 pub mod statements;
 
