@@ -19,7 +19,6 @@ use crate::spi::arrays::SqlArray;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
 use crate::store::{self, bel_relation, EventRows};
-use crate::write::WriteMode;
 
 /// Most events accepted by one bel_append_batch call.
 pub const MAX_BATCH_EVENTS: usize = 100_000;
@@ -35,16 +34,16 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
     }
     let now = crate::spi::now_micros();
     lock_log();
-    Spi::connect(|client| {
-        let st = statements(client);
-        let mut keys = TouchedKeys::of_events(&events);
-        if let [event] = events.as_slice() {
-            if keys.lone_created_build_request().is_some() {
-                if let Some(idx) = append_lone_creation(client, event.clone(), now, at_position) {
-                    return vec![idx];
-                }
+    let mut keys = TouchedKeys::of_events(&events);
+    if let [event] = events.as_slice() {
+        if keys.lone_created_build_request().is_some() {
+            if let Some(idx) = append_lone_creation(event.clone(), now, at_position) {
+                return vec![idx];
             }
         }
+    }
+    Spi::connect(|client| {
+        let st = statements(client);
         // Lock every entity the events touch, kind by kind and in key order (no deadlocks
         // between single-call appends); load them into a small State.
         let mut state = State::default();
@@ -81,20 +80,20 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             results.push(idx);
         }
         if !staged.rows.idx.is_empty() {
-            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::Update);
+            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed);
         }
         results
     })
 }
 
-/// A build request received alone, without taking locks first: it is validated against
-/// an absent build request (it reads nothing else), and the write inserts the new row
-/// with ON CONFLICT DO NOTHING, writing the event only if that insert happened. The
+/// A build request received alone, without taking locks first and without a statement:
+/// it is validated against an absent build request (it reads nothing else), and the
+/// write inserts the new row unless the build request exists (ON CONFLICT DO NOTHING),
+/// writing the event only if that insert happened (`store::write_lone_creation`). The
 /// insert is the lock: a racing creator of the same build waits for it. None when the
 /// event needs the general path: its eventId is already stored (a retry, or a conflict),
 /// or the build request exists (then its idx becomes a hole, like a rolled-back append's).
 fn append_lone_creation(
-    client: &pgrx::spi::SpiClient<'_>,
     event: BuildEvent,
     now: bel_core::state::Micros,
     at_position: impl Fn(usize, Rejection) -> Rejection,
@@ -105,7 +104,7 @@ fn append_lone_creation(
     let mut state = State::default();
     let mut staged = Staged::default();
     let (idx, _) = staged.add(&mut state, event, now).unwrap_or_else(|r| raise(at_position(0, r)));
-    if !store::write(client, staged.rows, staged.known_refs, &state, &staged.changed, WriteMode::LoneCreation) {
+    if !store::write_lone_creation(staged.rows, staged.known_refs, &state, &staged.changed) {
         return None;
     }
     Some(idx)

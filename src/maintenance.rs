@@ -18,7 +18,6 @@ use crate::store::{self, build_request_from_row, job_run_from_row, partition_fro
 use crate::views::{
     build_request_json, job_run_json, partition_json, BUILD_REQUEST_COLUMNS, JOB_RUN_COLUMNS, PARTITION_COLUMNS,
 };
-use crate::write::WriteMode;
 
 /// Every entity in the projections.
 fn load_projections(client: &SpiClient<'_>) -> State {
@@ -151,7 +150,7 @@ pub fn rebuild_projections() -> i64 {
         run(client, &st.build_requests.insert_placeholders, &[as_vec(&all.build_requests).into()]);
         run(client, &st.job_runs.insert_placeholders, &[as_vec(&all.job_runs).into()]);
         run(client, &st.partitions.insert_placeholders, &[as_vec(&all.partitions).into()]);
-        store::write(client, store::EventRows::default(), Default::default(), &state, &all, WriteMode::Update);
+        store::write(client, store::EventRows::default(), Default::default(), &state, &all);
         count
     })
 }

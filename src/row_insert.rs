@@ -19,6 +19,15 @@ use pgrx::{pg_sys, PgBox, PgLogLevel, PgMemoryContexts, PgSqlErrorCode};
 use crate::errors::internal;
 use crate::row_checks::CompiledChecks;
 
+/// What an insert does when a unique index already holds its key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Raise 23505, as a plain INSERT does (`insert`).
+    Raise,
+    /// Skip the row, as INSERT ... ON CONFLICT DO NOTHING does (`insert_if_absent`).
+    DoNothing,
+}
+
 /// An open table and its indexes, inserting rows of the columns named at `open`.
 pub struct RowInserter {
     estate: *mut pg_sys::EState,
@@ -31,13 +40,14 @@ pub struct RowInserter {
     not_null: Vec<usize>,
     checks: Rc<CompiledChecks>,
     table: String,
+    on_conflict: OnConflict,
     command_id: pg_sys::CommandId,
 }
 
 impl RowInserter {
     /// Opens table `relid` (called `name` in errors), taking ROW EXCLUSIVE as an INSERT
     /// would, for rows of `columns` (by name; every other column is NULL).
-    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[&CStr]) -> Self {
+    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[&CStr], on_conflict: OnConflict) -> Self {
         // SAFETY: the executor's own set-up for inserting into one relation (CopyFrom's):
         // a range table of one entry, locked before it is opened, the result relation and
         // its indexes opened from it, a slot of the table's row type. Everything is
@@ -59,7 +69,8 @@ impl RowInserter {
                 pg_sys::ExecInitResultRelation(estate, result_relation, 1);
                 let relation = (*result_relation).ri_RelationDesc;
                 refuse_insert_triggers(relation, name);
-                pg_sys::ExecOpenIndices(result_relation, false);
+                // Speculative: the unique indexes get what ExecCheckIndexConstraints needs.
+                pg_sys::ExecOpenIndices(result_relation, on_conflict == OnConflict::DoNothing);
                 let slot = pg_sys::table_slot_create(relation, std::ptr::null_mut());
                 RowInserter {
                     estate,
@@ -70,6 +81,7 @@ impl RowInserter {
                     not_null: not_null_attributes(relation),
                     checks: CompiledChecks::of(relation),
                     table: name.to_owned(),
+                    on_conflict,
                     command_id: pg_sys::GetCurrentCommandId(true),
                 }
             });
@@ -77,12 +89,136 @@ impl RowInserter {
         }
     }
 
-    /// Inserts one row. `values` makes its datums (one per column given to `open`, None
-    /// for NULL); it runs in per-row memory, freed once the row and its index entries are
-    /// written, so a batch of any size keeps the backend's memory flat.
+    /// Inserts one row (opened with `OnConflict::Raise`). `values` makes its datums (one
+    /// per column given to `open`, None for NULL); it runs in per-row memory, freed once
+    /// the row and its index entries are written, so a batch of any size keeps the
+    /// backend's memory flat.
     pub fn insert(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) {
+        if self.on_conflict != OnConflict::Raise {
+            internal("a direct row insert", "insert() on a table opened for insert_if_absent()");
+        }
+        // SAFETY: the slot holds a checked row of this relation (fill); the heap insert and
+        // the index entries are the executor's (ExecInsert's without ON CONFLICT).
+        unsafe {
+            let row_memory = self.fill(values);
+            pg_sys::table_tuple_insert(self.relation, self.slot, self.command_id, 0, std::ptr::null_mut());
+            pg_sys::ExecInsertIndexTuples(
+                self.result_relation,
+                self.slot,
+                self.estate,
+                false,
+                false,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            pg_sys::MemoryContextReset(row_memory);
+        }
+    }
+
+    /// Inserts one row unless a unique index holds its key already (opened with
+    /// `OnConflict::DoNothing`); returns whether it was inserted. This is INSERT ... ON
+    /// CONFLICT DO NOTHING, by the executor's own protocol (ExecInsert): an uncommitted
+    /// row with the key is waited for, the row goes in speculatively, and a racing
+    /// inserter found by the index inserts sends it round again. As there, under
+    /// REPEATABLE READ a conflicting row the transaction's snapshot cannot see is a
+    /// serialization failure (40001), not a silent skip.
+    pub fn insert_if_absent(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> bool {
+        if self.on_conflict != OnConflict::DoNothing {
+            internal("a direct row insert", "insert_if_absent() on a table opened for insert()");
+        }
+        // SAFETY: as in ExecInsert for ON CONFLICT DO NOTHING with every unique index as
+        // an arbiter (NIL): the pre-check waits for in-progress inserters, the speculative
+        // insertion lock lets a racer wait for our outcome, and the speculative tuple is
+        // confirmed or killed before the lock is released.
+        unsafe {
+            let row_memory = self.fill(values);
+            let inserted = loop {
+                let mut conflict = pg_sys::ItemPointerData::default();
+                if !pg_sys::ExecCheckIndexConstraints(
+                    self.result_relation,
+                    self.slot,
+                    self.estate,
+                    &mut conflict,
+                    std::ptr::null_mut(),
+                ) {
+                    self.refuse_if_invisible(&mut conflict);
+                    break false;
+                }
+                let xid = pg_sys::GetCurrentTransactionId();
+                let token = pg_sys::SpeculativeInsertionLockAcquire(xid);
+                pg_sys::table_tuple_insert_speculative(
+                    self.relation,
+                    self.slot,
+                    self.command_id,
+                    0,
+                    std::ptr::null_mut(),
+                    token,
+                );
+                let mut racing_insert = false;
+                pg_sys::ExecInsertIndexTuples(
+                    self.result_relation,
+                    self.slot,
+                    self.estate,
+                    false,
+                    true,
+                    &mut racing_insert,
+                    std::ptr::null_mut(),
+                );
+                pg_sys::table_tuple_complete_speculative(self.relation, self.slot, token, !racing_insert);
+                pg_sys::SpeculativeInsertionLockRelease(xid);
+                if !racing_insert {
+                    break true;
+                }
+            };
+            pg_sys::MemoryContextReset(row_memory);
+            inserted
+        }
+    }
+
+    /// Under REPEATABLE READ or SERIALIZABLE, raises 40001 if the row at `tid` (the one
+    /// that holds the key) is not visible to the transaction's snapshot and was not
+    /// written by this transaction (ExecCheckTIDVisible).
+    ///
+    /// # Safety
+    /// `tid` must point at a row of this relation.
+    unsafe fn refuse_if_invisible(&mut self, tid: &mut pg_sys::ItemPointerData) {
+        // SAFETY: reads the row version at tid into a slot of this relation.
+        unsafe {
+            if pg_sys::XactIsoLevel < pg_sys::XACT_REPEATABLE_READ as i32 {
+                return;
+            }
+            let existing = pg_sys::table_slot_create(self.relation, std::ptr::null_mut());
+            let any = std::ptr::addr_of_mut!(pg_sys::SnapshotAnyData);
+            if !pg_sys::table_tuple_fetch_row_version(self.relation, tid, any, existing) {
+                internal("ON CONFLICT check", "the conflicting row is gone");
+            }
+            let visible =
+                pg_sys::table_tuple_satisfies_snapshot(self.relation, existing, pg_sys::GetTransactionSnapshot());
+            let mut is_null = false;
+            let xmin = pg_sys::slot_getsysattr(existing, pg_sys::MinTransactionIdAttributeNumber, &mut is_null);
+            pg_sys::ExecDropSingleTupleTableSlot(existing);
+            if !visible
+                && !pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(xmin.value() as u32))
+            {
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                    "could not serialize access due to concurrent update",
+                    "bel",
+                )
+                .report(PgLogLevel::ERROR);
+            }
+        }
+    }
+
+    /// Makes the row's datums in per-row memory and stores them in the slot, checked
+    /// against the table's NOT NULL and CHECK constraints. Returns the per-row memory,
+    /// to be reset once the row is written.
+    ///
+    /// # Safety
+    /// The slot must be this relation's (it is).
+    unsafe fn fill(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> pg_sys::MemoryContext {
         // SAFETY: the slot belongs to this relation and has its natts entries; datums are
-        // made in the per-tuple context, which lives until the reset after the inserts.
+        // made in the per-tuple context, which lives until the caller resets it.
         unsafe {
             let econtext = pg_sys::MakePerTupleExprContext(self.estate);
             let row_memory = (*econtext).ecxt_per_tuple_memory;
@@ -117,17 +253,7 @@ impl RowInserter {
             }
             pg_sys::ExecStoreVirtualTuple(slot);
             self.checks.check(slot, &self.table);
-            pg_sys::table_tuple_insert(self.relation, slot, self.command_id, 0, std::ptr::null_mut());
-            pg_sys::ExecInsertIndexTuples(
-                self.result_relation,
-                slot,
-                self.estate,
-                false,
-                false,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
-            pg_sys::MemoryContextReset(row_memory);
+            row_memory
         }
     }
 

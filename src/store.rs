@@ -11,13 +11,13 @@ use bel_core::SCHEMA_VERSION;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
-use crate::row_insert::RowInserter;
+use crate::row_insert::{OnConflict, RowInserter};
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_build;
 use crate::spi::jsonb_text::JsonbText;
 use crate::spi::statements::{EntityStatements, Statements};
 use crate::spi::{from_timestamptz, get, run, to_timestamptz};
-use crate::write::{write_parts, Part, PartRows, Values, WriteMode};
+use crate::write::{write_parts, Part, PartRows, Values};
 
 fn status_of<S: Status>(name: Option<String>) -> Option<S> {
     name.and_then(|n| S::from_short_name(&n))
@@ -146,19 +146,75 @@ pub struct EventRows {
 }
 
 /// Writes every changed entity of `state` with one statement made of the parts that have
-/// something to write, then the event rows (see `row_insert`). Returns false only for a
-/// lone creation (see `WriteMode::LoneCreation`) whose build request existed: then nothing
-/// was written.
+/// something to write, then the event rows (see `row_insert`).
 pub fn write(
     client: &SpiClient<'_>,
     rows: EventRows,
     known_refs: BTreeSet<String>,
     state: &State,
     changed: &ChangedSet,
-    mode: WriteMode,
-) -> bool {
-    if !write_projections(client, known_refs, state, changed, mode) {
+) {
+    write_projections(client, known_refs, state, changed);
+    insert_log_rows(rows);
+}
+
+/// Writes a lone creation (one event creating one build request, see the append path):
+/// the build request's row unless the build request exists, and then its newly named
+/// partitions and the event rows. The insert is the lock: a racing creator of the same
+/// build waits for its outcome. Returns false, having written nothing, if the build
+/// request existed.
+pub fn write_lone_creation(rows: EventRows, known_refs: BTreeSet<String>, state: &State, changed: &ChangedSet) -> bool {
+    let (Some(b), true, true, 1) = (
+        changed.build_requests.iter().next().and_then(|k| state.build_requests.get(k)),
+        changed.job_runs.is_empty(),
+        changed.partitions.is_empty(),
+        changed.build_requests.len(),
+    ) else {
+        crate::errors::internal("a lone creation", "it must change exactly one build request and nothing else");
+    };
+    let mut requests = RowInserter::open(
+        bel_relation(c"build_request_state"),
+        "bel.build_request_state",
+        &[
+            c"build_request_id",
+            c"status",
+            c"requested_partitions",
+            c"delegations",
+            c"first_idx",
+            c"last_idx",
+            c"created_at",
+            c"updated_at",
+        ],
+        OnConflict::DoNothing,
+    );
+    let inserted = requests.insert_if_absent(|| {
+        vec![
+            b.build_request_id.as_str().into_datum(),
+            b.status.short_name().into_datum(),
+            b.requested_partitions.clone().into_datum(),
+            Some(jsonb_build::to_jsonb(&b.delegations)),
+            b.first_idx.into_datum(),
+            b.last_idx.into_datum(),
+            to_timestamptz(b.created_at).into_datum(),
+            to_timestamptz(b.updated_at).into_datum(),
+        ]
+    });
+    requests.close();
+    if !inserted {
         return false;
+    }
+    if !known_refs.is_empty() {
+        let mut known = RowInserter::open(
+            bel_relation(c"known_partitions"),
+            "bel.known_partitions",
+            &[c"partition_ref"],
+            OnConflict::DoNothing,
+        );
+        // Sorted: concurrent appends insert shared keys in the same order.
+        for partition in &known_refs {
+            known.insert_if_absent(|| vec![partition.as_str().into_datum()]);
+        }
+        known.close();
     }
     insert_log_rows(rows);
     true
@@ -166,6 +222,9 @@ pub fn write(
 
 /// The event rows, into bel.events and bel.event_partitions.
 fn insert_log_rows(rows: EventRows) {
+    if rows.idx.is_empty() {
+        return;
+    }
     let EventRows {
         idx,
         event_type,
@@ -196,6 +255,7 @@ fn insert_log_rows(rows: EventRows) {
             c"payload",
             c"created_at",
         ],
+        OnConflict::Raise,
     );
     for (i, payload) in payload.iter().enumerate() {
         events.insert(|| {
@@ -217,8 +277,12 @@ fn insert_log_rows(rows: EventRows) {
     if involved_ref.is_empty() {
         return;
     }
-    let mut partitions =
-        RowInserter::open(bel_relation(c"event_partitions"), "bel.event_partitions", &[c"partition_ref", c"idx"]);
+    let mut partitions = RowInserter::open(
+        bel_relation(c"event_partitions"),
+        "bel.event_partitions",
+        &[c"partition_ref", c"idx"],
+        OnConflict::Raise,
+    );
     for (partition, idx) in involved_ref.iter().zip(involved_idx) {
         partitions.insert(|| vec![partition.as_str().into_datum(), idx.into_datum()]);
     }
@@ -239,13 +303,7 @@ pub fn bel_relation(name: &CStr) -> pg_sys::Oid {
 }
 
 /// The projections: newly named partitions and the changed entity rows.
-fn write_projections(
-    client: &SpiClient<'_>,
-    known_refs: BTreeSet<String>,
-    state: &State,
-    changed: &ChangedSet,
-    mode: WriteMode,
-) -> bool {
+fn write_projections(client: &SpiClient<'_>, known_refs: BTreeSet<String>, state: &State, changed: &ChangedSet) {
     let text = |v: Vec<String>| Values::Text(v.into_iter().map(Some).collect());
     let brs: Vec<&BuildRequest> = changed.build_requests.iter().filter_map(|k| state.build_requests.get(k)).collect();
     let runs: Vec<&JobRun> = changed.job_runs.iter().filter_map(|k| state.job_runs.get(k)).collect();
@@ -298,5 +356,5 @@ fn write_projections(
             ],
         },
     ];
-    write_parts(client, all, mode)
+    write_parts(client, all);
 }

@@ -159,29 +159,17 @@ impl Part {
     }
 }
 
-/// How a write treats the build request part.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum WriteMode {
-    /// Update locked rows (every other append).
-    Update,
-    /// A lone creation (one event, see the append path): insert the build request unless
-    /// it exists, and write the other parts (and then the event rows) only if it was inserted. The statement returns
-    /// how many it inserted (0 or 1).
-    LoneCreation,
-}
-
-/// Which write statement: the parts present, those of them with exactly one row, and the mode.
+/// Which write statement: the parts present, and those of them with exactly one row.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct WriteShape {
     present: u8,
     single_row: u8,
-    mode: WriteMode,
 }
 
 impl WriteShape {
-    /// A unique number below `MAX_SHAPES`: two part bit sets and the mode.
+    /// A unique number below `MAX_SHAPES`: two part bit sets.
     fn key(self) -> u32 {
-        u32::from(self.present) | u32::from(self.single_row) << 8 | (self.mode as u32) << 16
+        u32::from(self.present) | u32::from(self.single_row) << 8
     }
 }
 
@@ -256,15 +244,14 @@ impl PartRows {
     }
 }
 
-/// Runs the write of `parts` (any order; parts without rows are left out). Returns false
-/// only for a lone creation whose build request existed: then nothing was written.
-pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: WriteMode) -> bool {
+/// Runs the write of `parts` (any order; parts without rows are left out).
+pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>) {
     parts.retain(|p| p.rows() > 0);
     if parts.is_empty() {
-        return true;
+        return;
     }
     parts.sort_by_key(|p| p.part as u8);
-    let mut shape = WriteShape { present: 0, single_row: 0, mode };
+    let mut shape = WriteShape { present: 0, single_row: 0 };
     for p in &parts {
         debug_assert_eq!(
             p.columns.iter().map(Values::column_type).collect::<Vec<_>>(),
@@ -277,9 +264,6 @@ pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: Write
             shape.single_row |= p.part.bit();
         }
     }
-    if mode == WriteMode::LoneCreation && shape.single_row & Part::BuildRequests.bit() == 0 {
-        crate::errors::internal("a lone creation", "it must write exactly one build request");
-    }
     let args: Vec<DatumWithOid<'static>> = parts
         .into_iter()
         .flat_map(|p| {
@@ -287,11 +271,7 @@ pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>, mode: Write
             p.columns.into_iter().map(move |v| v.into_parameter(single))
         })
         .collect();
-    let result = run(client, statement(client, shape), &args);
-    match mode {
-        WriteMode::Update => true,
-        WriteMode::LoneCreation => result.first().get_one::<i64>().ok().flatten() == Some(1),
-    }
+    run(client, statement(client, shape), &args);
 }
 
 /// The statement of `shape`, prepared on first use.
@@ -305,9 +285,6 @@ fn cte_name(part: Part) -> String {
 
 /// The SQL and parameter types of `shape`.
 fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
-    let lone = shape.mode == WriteMode::LoneCreation;
-    let guard =
-        if lone { format!(" WHERE EXISTS (SELECT 1 FROM {})", cte_name(Part::BuildRequests)) } else { String::new() };
     let mut ctes = Vec::new();
     let mut types = Vec::new();
     for part in Part::ALL {
@@ -318,26 +295,13 @@ fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
         let spec = part.spec();
         let first = types.len() + 1;
         types.extend(spec.columns.iter().map(|(_, t)| if single { t.scalar().1 } else { t.array().1 }));
-        let body = if lone && part == Part::BuildRequests {
-            // The new row, inserted unless the build request exists (waiting for a racing
-            // creator's outcome); RETURNING says whether it was.
-            format!("{} RETURNING 1", insert_sql(&spec, Action::InsertIfAbsent, single, first, ""))
-        } else if spec.action == Action::Update {
-            update_sql(&spec, single, first)
-        } else {
-            insert_sql(&spec, spec.action, single, first, &guard)
+        let body = match spec.action {
+            Action::Update => update_sql(&spec, single, first),
+            Action::InsertIfAbsent => insert_sql(&spec, single, first),
         };
-        let cte = format!("{} AS ({body})", cte_name(part));
-        if lone && part == Part::BuildRequests {
-            // First in the list: the other parts refer to it.
-            ctes.insert(0, cte);
-        } else {
-            ctes.push(cte);
-        }
+        ctes.push(format!("{} AS ({body})", cte_name(part)));
     }
-    let result =
-        if lone { format!("SELECT count(*) FROM {}", cte_name(Part::BuildRequests)) } else { "SELECT 1".to_owned() };
-    (format!("WITH {} {result}", ctes.join(", ")), types)
+    (format!("WITH {} SELECT 1", ctes.join(", ")), types)
 }
 
 /// `unnest($n::t[])` for each column, in column order (the array form's parameters).
@@ -355,15 +319,16 @@ fn unnested_rows(spec: &PartSpec, first: usize) -> String {
     format!("(SELECT {}) AS u", columns.join(", "))
 }
 
-fn insert_sql(spec: &PartSpec, action: Action, single: bool, first: usize, guard: &str) -> String {
+/// INSERT ... ON CONFLICT DO NOTHING of the part's rows.
+fn insert_sql(spec: &PartSpec, single: bool, first: usize) -> String {
     let names: Vec<&str> = spec.columns.iter().map(|(name, _)| *name).collect();
     let select = if single {
         let values: Vec<String> =
             spec.columns.iter().enumerate().map(|(i, (_, t))| format!("${}::{}", first + i, t.scalar().0)).collect();
-        format!("SELECT {}{guard}", values.join(", "))
+        format!("SELECT {}", values.join(", "))
     } else if spec.columns.iter().any(|(_, t)| *t == TextList) {
         let values: Vec<String> = spec.columns.iter().map(|(name, t)| t.value_in_row(name)).collect();
-        format!("SELECT {} FROM {}{guard}", values.join(", "), unnested_rows(spec, first))
+        format!("SELECT {} FROM {}", values.join(", "), unnested_rows(spec, first))
     } else {
         // Unnested in the target list: a ProjectSet streams the rows (`FROM unnest(...)`
         // would materialise them in a tuplestore first).
@@ -372,10 +337,9 @@ fn insert_sql(spec: &PartSpec, action: Action, single: bool, first: usize, guard
             .zip(spec.columns)
             .map(|(unnest, (_, t))| t.element_value(unnest))
             .collect();
-        format!("SELECT {}{guard}", values.join(", "))
+        format!("SELECT {}", values.join(", "))
     };
-    let on_conflict = if action == Action::InsertIfAbsent { " ON CONFLICT DO NOTHING" } else { "" };
-    format!("INSERT INTO {} ({}) {select}{on_conflict}", spec.table, names.join(", "))
+    format!("INSERT INTO {} ({}) {select} ON CONFLICT DO NOTHING", spec.table, names.join(", "))
 }
 
 fn update_sql(spec: &PartSpec, single: bool, first: usize) -> String {
@@ -405,11 +369,10 @@ fn update_sql(spec: &PartSpec, single: bool, first: usize) -> String {
 mod tests {
     use super::*;
 
-    fn shape(present: &[Part], single_row: &[Part], mode: WriteMode) -> WriteShape {
+    fn shape(present: &[Part], single_row: &[Part]) -> WriteShape {
         WriteShape {
             present: present.iter().map(|p| p.bit()).sum(),
             single_row: single_row.iter().map(|p| p.bit()).sum(),
-            mode,
         }
     }
 
@@ -418,7 +381,6 @@ mod tests {
         let (sql, types) = statement_sql(shape(
             &[Part::KnownPartitions, Part::BuildRequests],
             &[Part::KnownPartitions, Part::BuildRequests],
-            WriteMode::Update,
         ));
         assert!(!sql.contains("unnest"), "{sql}");
         assert!(sql.contains("UPDATE bel.build_request_state SET status = $3::text"), "{sql}");
@@ -428,7 +390,7 @@ mod tests {
 
     #[test]
     fn many_rows_are_unnested_and_lists_travel_as_json_text() {
-        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[], WriteMode::Update));
+        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[]));
         assert!(
             sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions::jsonb))"),
             "{sql}"
@@ -440,22 +402,19 @@ mod tests {
 
     #[test]
     fn jsonb_travels_as_text_parsed_row_by_row() {
-        let (sql, types) = statement_sql(shape(&[Part::BuildRequests], &[], WriteMode::Update));
+        let (sql, types) = statement_sql(shape(&[Part::BuildRequests], &[]));
         assert!(sql.contains("delegations = u.delegations::jsonb"), "{sql}");
         assert!(sql.contains("unnest($4::text[]) AS delegations"), "{sql}");
         assert_eq!(types[3], PgOid::BuiltIn(T::TEXTARRAYOID));
     }
 
     #[test]
-    fn a_lone_creation_guards_every_other_part() {
-        let (sql, _) = statement_sql(shape(
-            &[Part::KnownPartitions, Part::BuildRequests],
-            &[Part::KnownPartitions, Part::BuildRequests],
-            WriteMode::LoneCreation,
-        ));
-        assert!(sql.starts_with("WITH w1 AS (INSERT INTO bel.build_request_state"), "{sql}");
-        assert!(sql.contains("ON CONFLICT DO NOTHING RETURNING 1"), "{sql}");
-        assert_eq!(sql.matches("WHERE EXISTS (SELECT 1 FROM w1)").count(), 1, "{sql}");
-        assert!(sql.ends_with("SELECT count(*) FROM w1"), "{sql}");
+    fn newly_named_partitions_are_inserted_unless_known() {
+        let (sql, _) = statement_sql(shape(&[Part::KnownPartitions], &[]));
+        assert_eq!(
+            sql,
+            "WITH w0 AS (INSERT INTO bel.known_partitions (partition_ref) SELECT unnest($1::text[]) \
+             ON CONFLICT DO NOTHING) SELECT 1"
+        );
     }
 }
