@@ -189,7 +189,7 @@ fn add_row(rows: &mut EventRows, idx: i64, e: &BuildEvent) {
     rows.partition_ref.push(event::partition_ref(e).map(str::to_owned));
     rows.job_run_id.push(event::job_run_id(e).map(str::to_owned));
     rows.job_label.push(event::job_label(e).map(str::to_owned));
-    rows.payload.push(e.clone());
+    rows.events.push(e.clone());
     for r in involved_partitions(e) {
         rows.involved_ref.push(r.to_owned());
         rows.involved_idx.push(idx);

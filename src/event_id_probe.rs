@@ -13,7 +13,9 @@ use crate::store::bel_relation;
 pub fn is_stored(event_id: &str) -> bool {
     let events = bel_relation(c"events");
     let index = bel_relation(c"events_event_id_key");
-    let key_datum = event_id.into_datum();
+    let Some(key_datum) = event_id.into_datum() else {
+        crate::errors::internal("eventId probe", "a text datum of the eventId");
+    };
     // SAFETY: the executor's own way to probe a unique index: the snapshot SPI would take
     // (the transaction's, with this command's id), the relations locked as a read locks
     // them (the log is locked ROW EXCLUSIVE already), one equality key in the column's
@@ -29,7 +31,7 @@ pub fn is_stored(event_id: &str) -> bool {
             1,
             pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
             pg_sys::Oid::from(pg_sys::F_TEXTEQ),
-            key_datum.unwrap_or(pg_sys::Datum::from(0usize)),
+            key_datum,
         );
         let scan = pg_sys::index_beginscan(heap, index, pg_sys::GetActiveSnapshot(), 1, 0);
         pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);

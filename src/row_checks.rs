@@ -1,9 +1,11 @@
-//! The constraints of a table, checked on the rows `row_insert` writes: NOT NULL and CHECK,
-//! as the executor checks an INSERT's rows. The executor parses and plans a table's CHECK
-//! expressions again for every statement; for bel.events' one CHECK that was ~50k
-//! instructions, a tenth of a lone append (callgrind, docs/benchmarks.md). Here they are
-//! compiled once per backend and table, and compiled again whenever the table's CHECK
-//! constraints are no longer those compiled (ALTER TABLE ... ADD/DROP CONSTRAINT).
+//! The CHECK constraints of a table, checked on the rows `row_insert` writes as the executor
+//! checks an INSERT's rows. The executor parses and plans a table's CHECK expressions again
+//! for every statement; for bel.events' one CHECK that was ~50k instructions, a tenth of a
+//! lone append (callgrind, docs/benchmarks.md). Here they are compiled once per backend and
+//! table, and compiled again whenever the table's CHECK constraints are no longer those
+//! compiled (ALTER TABLE ... ADD/DROP CONSTRAINT). They are not planned (no function is
+//! inlined or folded into them), so a function a CHECK calls is called as it is now, as a
+//! replanned statement would.
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::rc::Rc;
@@ -75,6 +77,8 @@ impl CompiledChecks {
                         format!("new row for relation \"{table}\" violates check constraint \"{name}\""),
                         "bel",
                     )
+                    .set_detail("bel made this row itself from a validated event")
+                    .set_hint(crate::row_insert::CHANGED_TABLE_HINT)
                     .report(PgLogLevel::ERROR);
                 }
             }
@@ -107,8 +111,9 @@ unsafe fn check_sources<'r>(relation: pg_sys::Relation) -> Vec<(&'r CStr, &'r CS
     }
 }
 
-/// Parses, plans and compiles `sources` into a memory context of their own under
-/// TopMemoryContext (what ExecRelCheck does per statement, in the statement's memory).
+/// Parses and compiles `sources` into a memory context of their own under TopMemoryContext
+/// (what ExecRelCheck does per statement, in the statement's memory). An error on the way
+/// leaves that context behind: a few kilobytes, once per backend and constraint set.
 ///
 /// # Safety
 /// `sources` must be expressions over the rows of relation `relid`.
@@ -129,7 +134,10 @@ unsafe fn compile(relid: pg_sys::Oid, sources: Vec<(CString, CString)>) -> Compi
                 .iter()
                 .map(|(_, text)| {
                     let expression = pg_sys::stringToNode(text.as_ptr()).cast::<pg_sys::Expr>();
-                    pg_sys::ExecInitExpr(pg_sys::expression_planner(expression), std::ptr::null_mut())
+                    // Operators' function oids, which a stored expression may lack; no
+                    // planning beyond that (see the module's doc).
+                    pg_sys::fix_opfuncids(expression.cast());
+                    pg_sys::ExecInitExpr(expression, std::ptr::null_mut())
                 })
                 .collect();
             CompiledChecks { relid, sources, context, econtext, expressions }

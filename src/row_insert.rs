@@ -1,15 +1,20 @@
-//! Rows appended to the log's tables (bel.events, bel.event_partitions) without a statement:
-//! straight to the table access method and to every index, the way COPY FROM writes rows.
-//! The table's constraints are checked (NOT NULL, and CHECK by `row_checks`, compiled once
-//! per backend), each unique index checks its key
-//! (a duplicate eventId raises 23505 as an INSERT would), the heap and index inserts are
-//! WAL-logged as any insert's. What it saves is the statement: a prepared INSERT starts an
-//! executor per call (plan locks, a node tree, a projection per row), about a third of a
-//! lone append's instructions (callgrind, docs/benchmarks.md).
+//! Rows written by an append without a statement: straight to the table access method and
+//! to every index through the executor's own calls (`table_tuple_insert`,
+//! `ExecInsertIndexTuples`, and for INSERT ... ON CONFLICT DO NOTHING its speculative
+//! insertion), each row in per-row memory as COPY FROM does. The table's constraints are
+//! checked (NOT NULL here, CHECK by `row_checks`, compiled once per backend), each unique
+//! index checks its key (a duplicate eventId raises 23505 as an INSERT would), the heap and
+//! index inserts are WAL-logged as any insert's. What it saves is the statement: a prepared
+//! INSERT starts an executor per call (plan locks, a node tree, a projection per row), and
+//! the executor parses and plans the table's CHECK constraints again for each one (about a
+//! third of a lone append's instructions together; callgrind, docs/benchmarks.md).
 //!
-//! It runs no INSERT triggers, so a table that has one is refused with an error rather than
-//! written behind the trigger's back. UPDATE, DELETE and TRUNCATE never come this way: the
-//! append-only triggers stand as they are.
+//! What an INSERT would do and this does not, refused rather than skipped: INSERT triggers
+//! (any, even disabled ones) and column defaults or generated columns outside the columns
+//! written (a table changed after bel created it). Privileges are not checked: the append
+//! functions are SECURITY DEFINER, run as the tables' owner. A read-only transaction never
+//! gets here: the idx is allocated (`nextval`, 25006 there) before any row is written.
+//! UPDATE, DELETE and TRUNCATE never come this way: the append-only triggers stand.
 use std::ffi::CStr;
 use std::rc::Rc;
 
@@ -61,7 +66,6 @@ impl RowInserter {
                 entry.relid = relid;
                 entry.relkind = pg_sys::RELKIND_RELATION as std::ffi::c_char;
                 entry.rellockmode = pg_sys::RowExclusiveLock as std::ffi::c_int;
-                entry.requiredPerms = pg_sys::ACL_INSERT as pg_sys::AclMode;
                 let range_table = pg_sys::lappend(std::ptr::null_mut(), entry.into_pg().cast());
                 pg_sys::ExecInitRangeTable(estate, range_table);
                 let result_relation =
@@ -69,6 +73,9 @@ impl RowInserter {
                 pg_sys::ExecInitResultRelation(estate, result_relation, 1);
                 let relation = (*result_relation).ri_RelationDesc;
                 refuse_insert_triggers(relation, name);
+                let attribute_of_column: Vec<usize> =
+                    columns.iter().map(|c| attribute_position(relation, name, c)).collect();
+                refuse_unwritten_defaults(relation, name, &attribute_of_column);
                 // Speculative: the unique indexes get what ExecCheckIndexConstraints needs.
                 pg_sys::ExecOpenIndices(result_relation, on_conflict == OnConflict::DoNothing);
                 let slot = pg_sys::table_slot_create(relation, std::ptr::null_mut());
@@ -77,7 +84,7 @@ impl RowInserter {
                     result_relation,
                     slot,
                     relation,
-                    attribute_of_column: columns.iter().map(|c| attribute_position(relation, name, c)).collect(),
+                    attribute_of_column,
                     not_null: not_null_attributes(relation),
                     checks: CompiledChecks::of(relation),
                     table: name.to_owned(),
@@ -101,16 +108,18 @@ impl RowInserter {
         // the index entries are the executor's (ExecInsert's without ON CONFLICT).
         unsafe {
             let row_memory = self.fill(values);
-            pg_sys::table_tuple_insert(self.relation, self.slot, self.command_id, 0, std::ptr::null_mut());
-            pg_sys::ExecInsertIndexTuples(
-                self.result_relation,
-                self.slot,
-                self.estate,
-                false,
-                false,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
+            PgMemoryContexts::For(row_memory).switch_to(|_| {
+                pg_sys::table_tuple_insert(self.relation, self.slot, self.command_id, 0, std::ptr::null_mut());
+                pg_sys::ExecInsertIndexTuples(
+                    self.result_relation,
+                    self.slot,
+                    self.estate,
+                    false,
+                    false,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+            });
             pg_sys::MemoryContextReset(row_memory);
         }
     }
@@ -132,7 +141,8 @@ impl RowInserter {
         // confirmed or killed before the lock is released.
         unsafe {
             let row_memory = self.fill(values);
-            let inserted = loop {
+            let inserted = PgMemoryContexts::For(row_memory).switch_to(|_| loop {
+                pgrx::check_for_interrupts!();
                 let mut conflict = pg_sys::ItemPointerData::default();
                 if !pg_sys::ExecCheckIndexConstraints(
                     self.result_relation,
@@ -169,7 +179,7 @@ impl RowInserter {
                 if !racing_insert {
                     break true;
                 }
-            };
+            });
             pg_sys::MemoryContextReset(row_memory);
             inserted
         }
@@ -249,6 +259,8 @@ impl RowInserter {
                     ),
                     "bel",
                 )
+                .set_detail("bel made this row itself from a validated event")
+                .set_hint(CHANGED_TABLE_HINT)
                 .report(PgLogLevel::ERROR);
             }
             pg_sys::ExecStoreVirtualTuple(slot);
@@ -321,6 +333,36 @@ unsafe fn not_null_attributes(relation: pg_sys::Relation) -> Vec<usize> {
         .filter(|(_, a)| a.attnotnull && !a.attisdropped)
         .map(|(i, _)| i)
         .collect()
+}
+
+/// For constraint violations by rows bel makes itself: the table's constraints or columns
+/// are not those bel created (or bel has a bug).
+pub const CHANGED_TABLE_HINT: &str =
+    "compare the table with a fresh install of bel; constraints or columns added to bel's tables are not supported";
+
+/// Raises if a column that `open` was not asked to write has a default or is generated:
+/// an INSERT would fill it in, a row written here would leave it NULL.
+///
+/// # Safety
+/// `relation` must be open.
+unsafe fn refuse_unwritten_defaults(relation: pg_sys::Relation, name: &str, written: &[usize]) {
+    // SAFETY: the caller keeps the relation open.
+    let unwritten = unsafe { attributes(relation) }
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.attisdropped && (a.atthasdef || a.attgenerated != 0) && !written.contains(i));
+    if let Some((_, attribute)) = unwritten {
+        // SAFETY: attname is a NUL-terminated NameData.
+        let column = unsafe { CStr::from_ptr(attribute.attname.data.as_ptr()) }.to_string_lossy();
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("column \"{column}\" of {name} has a default that bel does not write"),
+            "bel",
+        )
+        .set_detail("bel writes these rows without an INSERT statement, so column defaults are not applied")
+        .set_hint(CHANGED_TABLE_HINT)
+        .report(PgLogLevel::ERROR);
+    }
 }
 
 /// Raises if the relation has an INSERT trigger of any kind: rows written here would not fire it.

@@ -138,8 +138,9 @@ pub struct EventRows {
     pub partition_ref: Vec<Option<String>>,
     pub job_run_id: Vec<Option<String>>,
     pub job_label: Vec<Option<String>>,
-    /// The events, stored as their proto3 JSON (`spi::jsonb_build`).
-    pub payload: Vec<BuildEvent>,
+    /// The events themselves, stored as the payload column: their proto3 JSON, built in
+    /// binary jsonb (`spi::jsonb_build`).
+    pub events: Vec<BuildEvent>,
     /// Flattened (partition_ref, idx) pairs for bel.event_partitions.
     pub involved_ref: Vec<String>,
     pub involved_idx: Vec<i64>,
@@ -233,14 +234,14 @@ fn insert_log_rows(rows: EventRows) {
         partition_ref,
         job_run_id,
         job_label,
-        payload,
+        events,
         involved_ref,
         involved_idx,
     } = rows;
     // The column's default, now(): the transaction's start.
     // SAFETY: reads the transaction's start time.
     let created_at = pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() });
-    let mut events = RowInserter::open(
+    let mut log = RowInserter::open(
         bel_relation(c"events"),
         "bel.events",
         &[
@@ -257,8 +258,8 @@ fn insert_log_rows(rows: EventRows) {
         ],
         OnConflict::Raise,
     );
-    for (i, payload) in payload.iter().enumerate() {
-        events.insert(|| {
+    for (i, event) in events.iter().enumerate() {
+        log.insert(|| {
             vec![
                 idx[i].into_datum(),
                 event_type[i].as_str().into_datum(),
@@ -268,12 +269,12 @@ fn insert_log_rows(rows: EventRows) {
                 partition_ref[i].as_deref().into_datum(),
                 job_run_id[i].as_deref().into_datum(),
                 job_label[i].as_deref().into_datum(),
-                Some(jsonb_build::to_jsonb(&payload)),
+                Some(jsonb_build::to_jsonb(event)),
                 Some(created_at),
             ]
         });
     }
-    events.close();
+    log.close();
     if involved_ref.is_empty() {
         return;
     }

@@ -484,7 +484,8 @@ mod tests {
     /// The log's rows are written without an INSERT statement (row_insert.rs): every index of
     /// bel.events and bel.event_partitions still holds every row (amcheck's heapallindexed
     /// fails on a missing entry), created_at is the column's default, the table's CHECK
-    /// constraints are enforced, and a table with an INSERT trigger is refused.
+    /// constraints are enforced, and a table with an INSERT trigger or a default bel does not
+    /// write is refused.
     #[pg_test]
     fn log_rows_are_indexed_dated_checked_and_never_pass_a_trigger() {
         build_in_progress("direct", "direct/p", "direct/o");
@@ -517,6 +518,15 @@ mod tests {
         assert_eq!(refused["sqlstate"], "0A000", "{refused}");
         assert_eq!(refused["message"], "bel.events has an INSERT trigger", "{refused}");
         assert!(refused["hint"].as_str().is_some_and(|h| h.contains("drop the trigger")), "{refused}");
+
+        Spi::run("drop trigger audit on bel.events").unwrap();
+        Spi::run("alter table bel.event_partitions add column note text default 'x'").unwrap();
+        let refused = refusal(&append_sql(&build_event("noted", "RECEIVED", r#","requestedPartitions":["n/1"]"#)));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(
+            refused["message"], "column \"note\" of bel.event_partitions has a default that bel does not write",
+            "{refused}"
+        );
     }
 
     /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql

@@ -1,5 +1,5 @@
-//! A serializable value built straight into binary jsonb (`pushJsonbValue`), as jsonb_in
-//! would build it from the value's serde_json text, without printing that text and parsing
+//! A serializable object or array built straight into binary jsonb (`pushJsonbValue`), as
+//! jsonb_in would build it from the value's serde_json text, without printing that text and parsing
 //! it again: the stored payload of an event (jsonb_in of its text was ~19k instructions per
 //! event in bulk, callgrind, docs/benchmarks.md). The jsonb equals jsonb_in's of
 //! `serde_json::to_string(value)`: the same fields (the same Serialize impl drives both),
@@ -196,10 +196,16 @@ impl<'a> ser::Serializer for &'a mut Builder {
         }
     }
     fn serialize_f32(self, v: f32) -> Result {
-        self.serialize_f64(f64::from(v))
+        // serde_json writes a non-finite float as null, a finite one in its shortest form
+        // (of the f32 itself: widened to f64, 0.1 would print as 0.10000000149011612).
+        if v.is_finite() {
+            let text = serde_json::to_string(&v).map_err(|e| BuildError(e.to_string()))?;
+            self.number_text(&text)
+        } else {
+            self.serialize_unit()
+        }
     }
     fn serialize_f64(self, v: f64) -> Result {
-        // serde_json writes a non-finite float as null, a finite one in its shortest form.
         if v.is_finite() {
             let text = serde_json::to_string(&v).map_err(|e| BuildError(e.to_string()))?;
             self.number_text(&text)

@@ -170,12 +170,19 @@ async fn a_creator_in_repeatable_read_fails_with_40001_when_the_entity_appeared_
     prepare_builds(&b, &["rr-owner", "rr-other"], "data/rr").await;
     // (what, appended before the snapshot, created after it, what the snapshot's append tries)
     let job = || job_event("rr-owner", "jr-rr", "SCHEDULED", "etl/rr", &["data/rr"]);
-    let cases: [(&str, Vec<String>, Vec<String>, Vec<String>); 3] = [
+    let cases: [(&str, Vec<String>, Vec<String>, Vec<String>); 4] = [
         (
             "build request",
             vec![],
             vec![received("rr-new", "rr-new-b", "data/rr")],
             vec![received("rr-new", "rr-new-a", "data/rr"), build_event("rr-new", "PLANNING", &[])],
+        ),
+        (
+            // One event: the lone creation path (no locks, ON CONFLICT DO NOTHING).
+            "build request received alone",
+            vec![],
+            vec![received("rr-lone", "rr-lone-b", "data/rr")],
+            vec![received("rr-lone", "rr-lone-a", "data/rr")],
         ),
         (
             "partition",
