@@ -108,6 +108,15 @@ impl Builder {
         self.scalar(value)
     }
 
+    /// A float as serde_json writes it: null if not finite, else its shortest form.
+    fn float(&mut self, finite: bool, text: serde_json::Result<String>) -> Result {
+        if !finite {
+            return ser::Serializer::serialize_unit(self);
+        }
+        let text = text.map_err(|e| BuildError(e.to_string()))?;
+        self.number_text(&text)
+    }
+
     /// A number from its JSON text (what jsonb_in does with it).
     fn number_text(&mut self, text: &str) -> Result {
         let text = std::ffi::CString::new(text).map_err(|e| BuildError(e.to_string()))?;
@@ -196,22 +205,11 @@ impl<'a> ser::Serializer for &'a mut Builder {
         }
     }
     fn serialize_f32(self, v: f32) -> Result {
-        // serde_json writes a non-finite float as null, a finite one in its shortest form
-        // (of the f32 itself: widened to f64, 0.1 would print as 0.10000000149011612).
-        if v.is_finite() {
-            let text = serde_json::to_string(&v).map_err(|e| BuildError(e.to_string()))?;
-            self.number_text(&text)
-        } else {
-            self.serialize_unit()
-        }
+        // Printed as an f32: widened to f64, 0.1 would print as 0.10000000149011612.
+        self.float(v.is_finite(), serde_json::to_string(&v))
     }
     fn serialize_f64(self, v: f64) -> Result {
-        if v.is_finite() {
-            let text = serde_json::to_string(&v).map_err(|e| BuildError(e.to_string()))?;
-            self.number_text(&text)
-        } else {
-            self.serialize_unit()
-        }
+        self.float(v.is_finite(), serde_json::to_string(&v))
     }
     fn serialize_char(self, v: char) -> Result {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
@@ -290,50 +288,42 @@ impl<'a> ser::Serializer for &'a mut Builder {
     }
 }
 
-impl ser::SerializeSeq for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)
-    }
+/// The serde traits of the containers: each value in turn (after its key, for objects),
+/// then the end of the container, and of the object around it for an enum variant's.
+macro_rules! container {
+    ($trait:ident, keyed, ends = $ends:literal) => {
+        impl ser::$trait for &mut Builder {
+            type Ok = ();
+            type Error = BuildError;
+            fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
+                self.key(key)?;
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Result {
+                (0..$ends).try_for_each(|_| Builder::end(self))
+            }
+        }
+    };
+    ($trait:ident, $method:ident, ends = $ends:literal) => {
+        impl ser::$trait for &mut Builder {
+            type Ok = ();
+            type Error = BuildError;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Result {
+                (0..$ends).try_for_each(|_| Builder::end(self))
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)?;
-        Builder::end(self)
-    }
-}
+container!(SerializeSeq, serialize_element, ends = 1);
+container!(SerializeTuple, serialize_element, ends = 1);
+container!(SerializeTupleStruct, serialize_field, ends = 1);
+container!(SerializeTupleVariant, serialize_field, ends = 2);
+container!(SerializeStruct, keyed, ends = 1);
+container!(SerializeStructVariant, keyed, ends = 2);
 
 impl ser::SerializeMap for &mut Builder {
     type Ok = ();
@@ -352,31 +342,6 @@ impl ser::SerializeMap for &mut Builder {
         value.serialize(&mut **self)
     }
     fn end(self) -> Result {
-        Builder::end(self)
-    }
-}
-
-impl ser::SerializeStruct for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
-        self.key(key)?;
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for &mut Builder {
-    type Ok = ();
-    type Error = BuildError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
-        self.key(key)?;
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result {
-        Builder::end(self)?;
         Builder::end(self)
     }
 }
