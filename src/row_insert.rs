@@ -52,7 +52,7 @@ pub struct RowInserter {
 impl RowInserter {
     /// Opens table `relid` (called `name` in errors), taking ROW EXCLUSIVE as an INSERT
     /// would, for rows of `columns` (by name; every other column is NULL).
-    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[&CStr], on_conflict: OnConflict) -> Self {
+    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[&str], on_conflict: OnConflict) -> Self {
         // SAFETY: the executor's own set-up for inserting into one relation (CopyFrom's):
         // a range table of one entry, locked before it is opened, the result relation and
         // its indexes opened from it, a slot of the table's row type. Everything is
@@ -308,17 +308,19 @@ unsafe fn attribute_name(relation: pg_sys::Relation, position: usize) -> String 
 ///
 /// # Safety
 /// `relation` must be open.
-unsafe fn attribute_position(relation: pg_sys::Relation, name: &str, column: &CStr) -> usize {
-    let wanted = column.to_bytes_with_nul();
+unsafe fn attribute_position(relation: pg_sys::Relation, name: &str, column: &str) -> usize {
+    let wanted = column.as_bytes();
     // SAFETY: the caller keeps the relation open; attname is a NUL-padded NameData.
     unsafe { attributes(relation) }
         .iter()
         .position(|a| {
+            let attname = &a.attname.data;
             !a.attisdropped
-                && a.attname.data.len() >= wanted.len()
-                && a.attname.data[..wanted.len()].iter().zip(wanted).all(|(&x, &y)| x as u8 == y)
+                && attname.len() > wanted.len()
+                && attname[wanted.len()] == 0
+                && attname[..wanted.len()].iter().zip(wanted).all(|(&x, &y)| x as u8 == y)
         })
-        .unwrap_or_else(|| internal("catalog", format!("{name} has no column {}", column.to_string_lossy())))
+        .unwrap_or_else(|| internal("catalog", format!("{name} has no column {column}")))
 }
 
 /// Positions of the NOT NULL attributes of the relation.

@@ -173,19 +173,11 @@ pub fn write_lone_creation(rows: EventRows, known_refs: BTreeSet<String>, state:
     ) else {
         crate::errors::internal("a lone creation", "it must change exactly one build request and nothing else");
     };
+    // The columns and their order are the write statement's for the same part.
     let mut requests = RowInserter::open(
         bel_relation(c"build_request_state"),
-        "bel.build_request_state",
-        &[
-            c"build_request_id",
-            c"status",
-            c"requested_partitions",
-            c"delegations",
-            c"first_idx",
-            c"last_idx",
-            c"created_at",
-            c"updated_at",
-        ],
+        Part::BuildRequests.table(),
+        &Part::BuildRequests.columns(),
         OnConflict::DoNothing,
     );
     let inserted = requests.insert_if_absent(|| {
@@ -207,8 +199,8 @@ pub fn write_lone_creation(rows: EventRows, known_refs: BTreeSet<String>, state:
     if !known_refs.is_empty() {
         let mut known = RowInserter::open(
             bel_relation(c"known_partitions"),
-            "bel.known_partitions",
-            &[c"partition_ref"],
+            Part::KnownPartitions.table(),
+            &Part::KnownPartitions.columns(),
             OnConflict::DoNothing,
         );
         // Sorted: concurrent appends insert shared keys in the same order.
@@ -245,16 +237,16 @@ fn insert_log_rows(rows: EventRows) {
         bel_relation(c"events"),
         "bel.events",
         &[
-            c"idx",
-            c"event_type",
-            c"schema_version",
-            c"event_id",
-            c"build_request_id",
-            c"partition_ref",
-            c"job_run_id",
-            c"job_label",
-            c"payload",
-            c"created_at",
+            "idx",
+            "event_type",
+            "schema_version",
+            "event_id",
+            "build_request_id",
+            "partition_ref",
+            "job_run_id",
+            "job_label",
+            "payload",
+            "created_at",
         ],
         OnConflict::Raise,
     );
@@ -281,7 +273,7 @@ fn insert_log_rows(rows: EventRows) {
     let mut partitions = RowInserter::open(
         bel_relation(c"event_partitions"),
         "bel.event_partitions",
-        &[c"partition_ref", c"idx"],
+        &["partition_ref", "idx"],
         OnConflict::Raise,
     );
     for (partition, idx) in involved_ref.iter().zip(involved_idx) {

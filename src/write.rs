@@ -103,6 +103,16 @@ impl Part {
         1 << (self as u8)
     }
 
+    /// The part's table (schema-qualified) and its columns, in the order its values come:
+    /// also the columns of a row written without this statement (`store::write_lone_creation`).
+    pub fn table(self) -> &'static str {
+        self.spec().table
+    }
+
+    pub fn columns(self) -> Vec<&'static str> {
+        self.spec().columns.iter().map(|(name, _)| *name).collect()
+    }
+
     fn spec(self) -> PartSpec {
         match self {
             // The refs come sorted and distinct (no DISTINCT: its sort costs more to set up
