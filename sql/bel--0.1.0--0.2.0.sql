@@ -169,3 +169,14 @@ ALTER FUNCTION bel.transitions() SET plan_cache_mode = force_generic_plan SET ji
 
 -- build_summary's times in UTC whatever the caller's TimeZone (see sql/roles.sql).
 ALTER FUNCTION bel.build_summary(text) SET TimeZone = 'UTC';
+
+-- The append functions lose their planner SET clauses (search_path stays): they set the same
+-- values in code around their general path's statements only (see sql/roles.sql).
+ALTER FUNCTION bel.bel_append(jsonb)
+    RESET plan_cache_mode RESET jit RESET enable_seqscan RESET enable_hashjoin RESET enable_mergejoin;
+ALTER FUNCTION bel.bel_append(text)
+    RESET plan_cache_mode RESET jit RESET enable_seqscan RESET enable_hashjoin RESET enable_mergejoin;
+ALTER FUNCTION bel.bel_append(bytea)
+    RESET plan_cache_mode RESET jit RESET enable_seqscan RESET enable_hashjoin RESET enable_mergejoin;
+ALTER FUNCTION bel.bel_append_batch(jsonb)
+    RESET plan_cache_mode RESET jit RESET enable_seqscan RESET enable_hashjoin RESET enable_mergejoin;

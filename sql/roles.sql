@@ -52,11 +52,15 @@ TO bel_writer;
 -- kept while they grow: the append and read paths must never pick a sequential scan or a
 -- hash/merge join over a whole table then, so those are off for them (every statement
 -- they run is an index lookup or an ordered index range scan by design).
+-- The append functions set the same five in code, around the statements of their general
+-- path only (src/spi/planner_settings.rs): a function's SET clauses cost every call, and
+-- a lone build request runs no statement.
 DO $$
 DECLARE f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
-             WHERE p.pronamespace = 'bel'::regnamespace AND p.proname <> 'refuse_change'
+             WHERE p.pronamespace = 'bel'::regnamespace
+               AND p.proname NOT IN ('refuse_change', 'bel_append', 'bel_append_batch')
     LOOP
         -- jit: bel's statements are small; with enable_seqscan off the one unavoidable
         -- sequential scan (of the idx sequence) would cost 1e10 and trigger JIT compilation
@@ -65,7 +69,7 @@ BEGIN
     END LOOP;
     FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'bel'::regnamespace
-               AND p.proname IN ('bel_append', 'bel_append_batch', 'list_events', 'list_events_page',
+               AND p.proname IN ('list_events', 'list_events_page',
                                  'partition_status', 'build_summary', 'job_runs',
                                  'build_requests')
     LOOP

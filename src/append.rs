@@ -15,10 +15,12 @@ use crate::errors::raise;
 use crate::event_id_probe;
 use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
+use crate::relation_oids::bel_relation;
 use crate::spi::arrays::SqlArray;
+use crate::spi::planner_settings::with_planner_settings;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
-use crate::store::{self, bel_relation, EventRows};
+use crate::store::{self, EventRows};
 
 /// Most events accepted by one bel_append_batch call.
 pub const MAX_BATCH_EVENTS: usize = 100_000;
@@ -34,7 +36,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
     }
     let now = crate::spi::now_micros();
     lock_log();
-    let mut keys = TouchedKeys::of_events(&events);
+    let keys = TouchedKeys::of_events(&events);
     if let [event] = events.as_slice() {
         if keys.lone_created_build_request().is_some() {
             if let Some(idx) = append_lone_creation(event.clone(), now, at_position) {
@@ -42,48 +44,58 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             }
         }
     }
-    Spi::connect(|client| {
-        let st = statements(client);
-        // Lock every entity the events touch, kind by kind and in key order (no deadlocks
-        // between single-call appends); load them into a small State.
-        let mut state = State::default();
-        store::lock_build_requests(client, st, &keys, &mut state);
-        keys.add_completion_partitions(&events, &state);
-        // Under the build requests' locks: see in_progress.rs for why it sees all.
-        let in_progress = in_progress::add_work_in_progress(client, &events, &mut keys);
-        store::lock_job_runs(client, st, &keys, &mut state);
-        store::lock_partitions(client, st, &keys, &mut state);
-        in_progress.check_loaded(&state);
+    with_planner_settings(|| Spi::connect(|client| append_locked(client, events, keys, now, at_position)))
+}
 
-        // After the locks, so a concurrent duplicate that committed meanwhile is seen.
-        let mut known_ids = find_event_ids(client, st, &events);
-        // Every event with an eventId goes in (a later retry in the batch finds it): sized
-        // once, not rehashed as a batch grows it (~2% of a 1,000-event batch, perf).
-        known_ids.reserve(events.len());
+/// The general path: locks every entity the events touch, validates the events in order
+/// against what it loaded, and writes them with the projections.
+fn append_locked(
+    client: &pgrx::spi::SpiClient<'_>,
+    events: Vec<BuildEvent>,
+    mut keys: TouchedKeys,
+    now: bel_core::state::Micros,
+    at_position: impl Fn(usize, Rejection) -> Rejection,
+) -> Vec<i64> {
+    let st = statements(client);
+    // Lock every entity the events touch, kind by kind and in key order (no deadlocks
+    // between single-call appends); load them into a small State.
+    let mut state = State::default();
+    store::lock_build_requests(client, st, &keys, &mut state);
+    keys.add_completion_partitions(&events, &state);
+    // Under the build requests' locks: see in_progress.rs for why it sees all.
+    let in_progress = in_progress::add_work_in_progress(client, &events, &mut keys);
+    store::lock_job_runs(client, st, &keys, &mut state);
+    store::lock_partitions(client, st, &keys, &mut state);
+    in_progress.check_loaded(&state);
 
-        let mut results = Vec::with_capacity(events.len());
-        let mut staged = Staged::default();
-        for (i, e) in events.into_iter().enumerate() {
-            if !e.event_id.is_empty() {
-                if let Some((idx, stored)) = known_ids.get(&e.event_id) {
-                    if !is_retry_of(&e, stored) {
-                        raise(at_position(i, event_id_conflict(&e.event_id, *idx)));
-                    }
-                    results.push(*idx);
-                    continue;
+    // After the locks, so a concurrent duplicate that committed meanwhile is seen.
+    let mut known_ids = find_event_ids(client, st, &events);
+    // Every event with an eventId goes in (a later retry in the batch finds it): sized
+    // once, not rehashed as a batch grows it (~2% of a 1,000-event batch, perf).
+    known_ids.reserve(events.len());
+
+    let mut results = Vec::with_capacity(events.len());
+    let mut staged = Staged::default();
+    for (i, e) in events.into_iter().enumerate() {
+        if !e.event_id.is_empty() {
+            if let Some((idx, stored)) = known_ids.get(&e.event_id) {
+                if !is_retry_of(&e, stored) {
+                    raise(at_position(i, event_id_conflict(&e.event_id, *idx)));
                 }
+                results.push(*idx);
+                continue;
             }
-            let (idx, e) = staged.add(&mut state, e, now).unwrap_or_else(|r| raise(at_position(i, r)));
-            if !e.event_id.is_empty() {
-                known_ids.insert(e.event_id.clone(), (idx, e));
-            }
-            results.push(idx);
         }
-        if !staged.rows.idx.is_empty() {
-            store::write(client, staged.rows, staged.known_refs, &state, &staged.changed);
+        let (idx, e) = staged.add(&mut state, e, now).unwrap_or_else(|r| raise(at_position(i, r)));
+        if !e.event_id.is_empty() {
+            known_ids.insert(e.event_id.clone(), (idx, e));
         }
-        results
-    })
+        results.push(idx);
+    }
+    if !staged.rows.idx.is_empty() {
+        store::write(client, staged.rows, staged.known_refs, &state, &staged.changed);
+    }
+    results
 }
 
 /// A build request received alone, without taking locks first and without a statement:

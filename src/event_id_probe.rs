@@ -5,7 +5,7 @@
 //! and ending an executor for one index probe (callgrind, docs/benchmarks.md).
 use pgrx::{pg_sys, IntoDatum};
 
-use crate::store::bel_relation;
+use crate::relation_oids::bel_relation;
 
 /// Whether bel.events holds an event with `event_id`, as a statement run now would see it:
 /// committed by others before now (READ COMMITTED) or before the transaction's snapshot

@@ -15,6 +15,7 @@ mod in_progress;
 mod maintenance;
 mod no_loss;
 mod read;
+mod relation_oids;
 mod row_checks;
 mod row_insert;
 mod spi;

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use bel_core::pb::{BuildEvent, BuildRequestStatus, JobRunStatus, PartitionStatus};
 use bel_core::state::{BuildRequest, ChangedSet, JobRun, Micros, Partition, State, TouchedKeys};
 use bel_core::status::Status;
-use std::ffi::CStr;
 
 use bel_core::SCHEMA_VERSION;
 use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use pgrx::{pg_sys, IntoDatum, JsonB};
 
+use crate::relation_oids::bel_relation;
 use crate::row_insert::{OnConflict, RowInserter};
 use crate::spi::arrays::SqlArray;
 use crate::spi::jsonb_build;
@@ -280,19 +280,6 @@ fn insert_log_rows(rows: EventRows) {
         partitions.insert(|| vec![partition.as_str().into_datum(), idx.into_datum()]);
     }
     partitions.close();
-}
-
-/// The oid of relation `name` in schema bel.
-pub fn bel_relation(name: &CStr) -> pg_sys::Oid {
-    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
-    let oid = unsafe {
-        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
-        pg_sys::get_relname_relid(name.as_ptr(), ns)
-    };
-    if oid == pg_sys::InvalidOid {
-        crate::errors::internal("catalog", format!("relation bel.{} does not exist", name.to_string_lossy()));
-    }
-    oid
 }
 
 /// The projections: newly named partitions and the changed entity rows.

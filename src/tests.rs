@@ -531,6 +531,41 @@ mod tests {
 
     /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql
     /// block (a subtransaction: the test's transaction goes on); null if it succeeded.
+    #[pg_test]
+    fn the_general_path_plans_under_the_append_settings_and_leaves_the_session_as_it_was() {
+        let settings = "select current_setting('plan_cache_mode') || ' ' || current_setting('jit') || ' '
+                        || current_setting('enable_seqscan') || current_setting('enable_hashjoin')
+                        || current_setting('enable_mergejoin')";
+        let session = Spi::get_one::<String>(settings).unwrap();
+        assert_eq!(session.as_deref(), Some("auto on ononon"), "the test session's defaults");
+        let inside = crate::spi::planner_settings::with_planner_settings(|| Spi::get_one::<String>(settings).unwrap());
+        assert_eq!(inside.as_deref(), Some("force_generic_plan off offoffoff"));
+        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored on return");
+
+        // A refusal raised on the general path (a build that does not exist) unwinds through
+        // the settings: the caller's subtransaction abort restores them.
+        let refused = refusal(&append_sql(&build_event("never-received", "PLANNING", "")));
+        assert_eq!(refused["sqlstate"], "55000", "{refused}");
+        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored on error");
+        full_build("settings", "settings/p", "settings/j");
+        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored after appends");
+    }
+
+    #[pg_test]
+    fn a_log_table_renamed_after_an_append_is_looked_up_again() {
+        // The first append caches the oids of bel's relations for this backend.
+        append(&build_event("oid-1", "RECEIVED", r#","requestedPartitions":["oid/1"]"#));
+        let renamed = refusal(&format!(
+            "alter table bel.events rename to events_renamed; {}",
+            append_sql(&build_event("oid-2", "RECEIVED", r#","requestedPartitions":["oid/2"]"#))
+        ));
+        assert_eq!(renamed["sqlstate"], "XX000", "{renamed}");
+        assert_eq!(renamed["message"], "bel: catalog: relation bel.events does not exist", "{renamed}");
+        // The rename was rolled back with the refusal's subtransaction: found again.
+        append(&build_event("oid-3", "RECEIVED", r#","requestedPartitions":["oid/3"]"#));
+        assert_eq!(count("select count(*) from bel.events where build_request_id like 'oid-%'"), 2);
+    }
+
     fn refusal(sql: &str) -> serde_json::Value {
         Spi::run(
             "create or replace function pg_temp.refusal(sql text) returns jsonb language plpgsql as $$

@@ -35,13 +35,5 @@ pub fn own_slot_allocating() -> Option<bool> {
 }
 
 pub(crate) fn sequence_oid() -> pg_sys::Oid {
-    // SAFETY: catalog lookups by name; get_namespace_oid raises if the schema is missing.
-    let oid = unsafe {
-        let ns = pg_sys::get_namespace_oid(c"bel".as_ptr(), false);
-        pg_sys::get_relname_relid(c"events_idx_seq".as_ptr(), ns)
-    };
-    if oid == pg_sys::InvalidOid {
-        crate::errors::internal("catalog", "sequence bel.events_idx_seq does not exist");
-    }
-    oid
+    crate::relation_oids::bel_relation(c"events_idx_seq")
 }

@@ -14,6 +14,7 @@ use bel_core::state::Micros;
 pub mod arrays;
 pub mod jsonb_build;
 pub mod jsonb_text;
+pub mod planner_settings;
 pub mod statements;
 
 /// Prepares `sql` and keeps the plan for the life of the backend.
