@@ -62,7 +62,10 @@ fn wait_for_replay(lsn: Lsn, timeout_ms: i32) -> bool {
         if wal::applied_upto() >= lsn {
             return true;
         }
-        let left_ms = i64::try_from(deadline.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(i64::MAX);
+        // Rounded up: truncated, the last sub-millisecond would end the wait before its
+        // timeout (a standby test saw a 100 ms wait answer in under 100 ms).
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left_ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
         if left_ms == 0 {
             return false;
         }
