@@ -269,20 +269,12 @@ impl RowInserter {
         }
     }
 
-    /// Closes the indexes and the table (their locks are kept to the end of the transaction)
+    /// Closes the indexes and the table (the lock is kept to the end of the transaction)
     /// and makes the rows visible to the transaction's next reads.
     pub fn close(self) {
         // SAFETY: undoes `open` in reverse, once (self is consumed).
         unsafe {
             pg_sys::ExecDropSingleTupleTableSlot(self.slot);
-            // The indexes' locks are kept to the transaction's end, like the table's:
-            // ExecCloseIndices would release each one now (a lock table update per index),
-            // and the transaction's end releases them all together anyway.
-            let indexes = (*self.result_relation).ri_NumIndices as usize;
-            for i in 0..indexes {
-                pg_sys::index_close(*(*self.result_relation).ri_IndexRelationDescs.add(i), pg_sys::NoLock as _);
-            }
-            (*self.result_relation).ri_NumIndices = 0;
             pg_sys::ExecCloseResultRelations(self.estate);
             pg_sys::ExecCloseRangeTableRelations(self.estate);
             pg_sys::FreeExecutorState(self.estate);

@@ -529,26 +529,34 @@ mod tests {
         );
     }
 
-    /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql
-    /// block (a subtransaction: the test's transaction goes on); null if it succeeded.
     #[pg_test]
     fn the_general_path_plans_under_the_append_settings_and_leaves_the_session_as_it_was() {
-        let settings = "select current_setting('plan_cache_mode') || ' ' || current_setting('jit') || ' '
+        let settings = "current_setting('plan_cache_mode') || ' ' || current_setting('jit') || ' '
                         || current_setting('enable_seqscan') || current_setting('enable_hashjoin')
                         || current_setting('enable_mergejoin')";
-        let session = Spi::get_one::<String>(settings).unwrap();
-        assert_eq!(session.as_deref(), Some("auto on ononon"), "the test session's defaults");
-        let inside = crate::spi::planner_settings::with_planner_settings(|| Spi::get_one::<String>(settings).unwrap());
-        assert_eq!(inside.as_deref(), Some("force_generic_plan off offoffoff"));
-        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored on return");
+        let session = || Spi::get_one::<String>(&format!("select {settings}")).unwrap();
+        let defaults = session();
+        assert_eq!(defaults.as_deref(), Some("auto on ononon"), "the test session's defaults");
+        // A trigger on a projection the general path updates reports the settings in force
+        // there, as an error (which the caller's subtransaction abort then unwinds).
+        Spi::run(&format!(
+            "create function public.report_settings() returns trigger language plpgsql as
+             $$ begin raise exception '%', {settings}; end $$"
+        ))
+        .unwrap();
+        Spi::run(
+            "create trigger report_settings before update on bel.build_request_state
+             for each row execute function public.report_settings()",
+        )
+        .unwrap();
+        append(&build_event("settings", "RECEIVED", r#","requestedPartitions":["settings/p"]"#));
+        let reported = refusal(&append_sql(&build_event("settings", "PLANNING", "")));
+        assert_eq!(reported["message"], "force_generic_plan off offoffoff", "{reported}");
+        assert_eq!(session(), defaults, "restored after an error on the general path");
 
-        // A refusal raised on the general path (a build that does not exist) unwinds through
-        // the settings: the caller's subtransaction abort restores them.
-        let refused = refusal(&append_sql(&build_event("never-received", "PLANNING", "")));
-        assert_eq!(refused["sqlstate"], "55000", "{refused}");
-        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored on error");
-        full_build("settings", "settings/p", "settings/j");
-        assert_eq!(Spi::get_one::<String>(settings).unwrap(), session, "restored after appends");
+        Spi::run("drop trigger report_settings on bel.build_request_state").unwrap();
+        full_build("settings-2", "settings/q", "settings/j");
+        assert_eq!(session(), defaults, "restored after appends");
     }
 
     #[pg_test]
@@ -566,6 +574,8 @@ mod tests {
         assert_eq!(count("select count(*) from bel.events where build_request_id like 'oid-%'"), 2);
     }
 
+    /// The refusal of `sql` as {sqlstate, message, detail, hint}, caught in a plpgsql
+    /// block (a subtransaction: the test's transaction goes on); null if it succeeded.
     fn refusal(sql: &str) -> serde_json::Value {
         Spi::run(
             "create or replace function pg_temp.refusal(sql text) returns jsonb language plpgsql as $$

@@ -19,8 +19,9 @@ const SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
 
 /// Runs `f` with [`SETTINGS`] in force, as a function's `SET` clauses would be: in a new
 /// GUC nesting level, undone when `f` returns, and by the (sub)transaction's abort if it
-/// raises (`fmgr_security_definer` relies on the same).
-pub fn with_planner_settings<R>(f: impl FnOnce() -> R) -> R {
+/// raises (`fmgr_security_definer` relies on the same). So only where every error ends in
+/// a (sub)transaction abort: nothing may catch one inside `f` and carry on.
+pub(crate) fn with_planner_settings<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: the calls fmgr_security_definer makes for a function's SET clauses; every
     // setting is a user-settable one and every value valid (an invalid one raises).
     let nest_level = unsafe {
