@@ -145,7 +145,7 @@ impl Staged {
         // After the retry check: a retry without a timestamp matches the stored one's.
         event::set_timestamp_if_absent(&mut e, now);
         prepare(state, &mut e)?;
-        let sequence = *self.idx_sequence.get_or_insert_with(|| bel_relation(c"events_idx_seq"));
+        let sequence = *self.idx_sequence.get_or_insert_with(crate::no_loss::sequence_oid);
         let idx = allocate_idx(sequence);
         apply(state, &e, idx).merge_into(&mut self.changed);
         add_row(&mut self.rows, idx, &e);

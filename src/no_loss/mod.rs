@@ -34,6 +34,7 @@ pub fn own_slot_allocating() -> Option<bool> {
     slots::shared().map(|s| s.own_slot_allocating())
 }
 
+/// The idx sequence, bel.events_idx_seq (the one place that names it).
 pub(crate) fn sequence_oid() -> pg_sys::Oid {
     crate::relation_oids::bel_relation(c"events_idx_seq")
 }

@@ -1,8 +1,8 @@
 //! The SPI layer every other module runs its SQL through: executing a statement, reading a
 //! column, preparing statements once per backend ([`statements`]), passing arrays and jsonb
-//! without round trips through text ([`arrays`], [`jsonb_text`], [`jsonb_build`]), and
-//! timestamps. Errors
-//! here are bugs or resource failures, never user input: they raise XX000 with context.
+//! without round trips through text ([`arrays`], [`jsonb_text`], [`jsonb_build`]), the
+//! append's planner settings ([`planner_settings`]), and timestamps. Errors here are bugs or
+//! resource failures, never user input: they raise XX000 with context.
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::PgOid;
