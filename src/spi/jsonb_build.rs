@@ -1,28 +1,32 @@
-//! A serializable object or array built straight into binary jsonb (`pushJsonbValue`), as
-//! jsonb_in would build it from the value's serde_json text, without printing that text and parsing
-//! it again: the stored payload of an event (jsonb_in of its text was ~19k instructions per
-//! event in bulk, callgrind, docs/benchmarks.md). The jsonb equals jsonb_in's of
-//! `serde_json::to_string(value)`: the same fields (the same Serialize impl drives both),
-//! numbers as serde_json prints them, and a NUL character refused as jsonb_in refuses
-//! `\u0000`.
+//! A serializable object or array turned straight into binary jsonb, as jsonb_in would store
+//! the value's serde_json text, without printing that text and parsing it again: the stored
+//! payload of an event, and a build request's delegations. The value's Serialize impl (the
+//! one that prints its text) builds a compact tree (strings in one buffer, no map per
+//! object), which `jsonb_format` writes in jsonb's on-disk format. Numbers are numerics
+//! made as jsonb_in makes them from serde_json's text, and a NUL character is refused as
+//! jsonb_in refuses `\u0000`. Building the payload through `pushJsonbValue` cost 12.8k
+//! instructions per bulk event, `jsonb_in` of its text ~19k (callgrind, docs/benchmarks.md).
 use std::fmt;
+use std::ops::Range;
 
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::pg_sys::{self, JsonbIteratorToken as Token};
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::{pg_sys, PgLogLevel, PgSqlErrorCode};
 use serde::ser::{self, Serialize};
+
+use super::jsonb_format::{jsonb_datum, Node};
 
 /// The jsonb datum of `value`, allocated in the current memory context.
 pub fn to_jsonb<T: Serialize>(value: &T) -> pg_sys::Datum {
-    let mut builder = Builder { state: std::ptr::null_mut(), containers: Vec::new(), root: std::ptr::null_mut() };
-    if let Err(e) = value.serialize(&mut builder) {
+    // Sized for an event: most need no reallocation.
+    let mut tree =
+        Tree { nodes: Vec::with_capacity(32), text: Vec::with_capacity(512), open: Vec::with_capacity(4), root: None };
+    if let Err(e) = value.serialize(&mut tree) {
         crate::errors::internal("building jsonb", e);
     }
-    if builder.root.is_null() {
+    let Some(root) = tree.root else {
         crate::errors::internal("building jsonb", "the value is not an object or an array");
-    }
-    // SAFETY: root is the complete value pushJsonbValue returned for the outermost END.
-    pg_sys::Datum::from(unsafe { pg_sys::JsonbValueToJsonb(builder.root) })
+    };
+    jsonb_datum(&tree.nodes, &tree.text, root)
 }
 
 #[derive(Debug)]
@@ -42,76 +46,106 @@ impl ser::Error for BuildError {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Container {
-    Object,
-    Array,
+/// A container being built: its elements so far, and for an object the key of the value
+/// that comes next.
+enum Open {
+    Array(Vec<usize>),
+    Object { pairs: Vec<(Range<usize>, usize)>, key: Option<Range<usize>> },
 }
 
-struct Builder {
-    state: *mut pg_sys::JsonbParseState,
-    /// The containers open around the next value: in an object it is a field's value, in
-    /// an array an element.
-    containers: Vec<Container>,
+struct Tree {
+    nodes: Vec<Node>,
+    /// The bytes of every key and string.
+    text: Vec<u8>,
+    open: Vec<Open>,
     /// The whole value, once its outermost container has ended.
-    root: *mut pg_sys::JsonbValue,
+    root: Option<usize>,
 }
 
 type Result<T = ()> = std::result::Result<T, BuildError>;
 
-impl Builder {
-    fn push(&mut self, token: Token::Type, value: Option<&mut pg_sys::JsonbValue>) -> *mut pg_sys::JsonbValue {
-        let value = value.map_or(std::ptr::null_mut(), |v| v as *mut _);
-        // SAFETY: state is this builder's parse state; scalars point at palloc'd strings or
-        // numerics that outlive the build (the current memory context).
-        unsafe { pg_sys::pushJsonbValue(&mut self.state, token, value) }
-    }
+/// Puts an object's pairs in jsonb's key order (uniqueifyJsonbObject): shorter keys first,
+/// then by bytes; of equal keys only the last given stays.
+fn sort_keys(pairs: &mut Vec<(Range<usize>, usize)>, text: &[u8]) {
+    // Sorted by (length, bytes, the later given first): dedup keeps the first of equals.
+    // Values are given in order, so the later given has the larger node id.
+    pairs.sort_unstable_by(|(a, va), (b, vb)| {
+        a.len().cmp(&b.len()).then_with(|| text[a.clone()].cmp(&text[b.clone()])).then_with(|| vb.cmp(va))
+    });
+    pairs.dedup_by(|(later, _), (kept, _)| text[later.clone()] == text[kept.clone()]);
+}
 
-    fn scalar(&mut self, mut value: pg_sys::JsonbValue) -> Result {
-        let token = match self.containers.last() {
-            Some(Container::Array) => Token::WJB_ELEM,
-            Some(Container::Object) => Token::WJB_VALUE,
-            None => return Err(BuildError("a scalar outside an object or array".into())),
-        };
-        self.push(token, Some(&mut value));
-        Ok(())
-    }
-
-    fn begin(&mut self, container: Container) {
-        let token = if container == Container::Object { Token::WJB_BEGIN_OBJECT } else { Token::WJB_BEGIN_ARRAY };
-        self.push(token, None);
-        self.containers.push(container);
-    }
-
-    fn end(&mut self) -> Result {
-        let token = match self.containers.pop() {
-            Some(Container::Object) => Token::WJB_END_OBJECT,
-            Some(Container::Array) => Token::WJB_END_ARRAY,
-            None => return Err(BuildError("an end without a beginning".into())),
-        };
-        let value = self.push(token, None);
-        if self.containers.is_empty() {
-            self.root = value;
+impl Tree {
+    /// Adds a complete value as the next element of the open container.
+    fn add(&mut self, node: Node) -> Result {
+        let id = self.nodes.len();
+        self.nodes.push(node);
+        match self.open.last_mut() {
+            Some(Open::Array(elements)) => elements.push(id),
+            Some(Open::Object { pairs, key }) => {
+                let key = key.take().ok_or_else(|| BuildError("an object value without a key".into()))?;
+                pairs.push((key, id));
+            }
+            None => match self.nodes[id] {
+                Node::Array(_) | Node::Object(_) => self.root = Some(id),
+                _ => return Err(BuildError("a scalar outside an object or array".into())),
+            },
         }
         Ok(())
     }
 
-    fn key(&mut self, key: &str) -> Result {
-        let mut key = string(key)?;
-        self.push(Token::WJB_KEY, Some(&mut key));
-        Ok(())
+    fn begin_array(&mut self) {
+        self.open.push(Open::Array(Vec::new()));
     }
 
-    fn number(&mut self, numeric: pg_sys::Numeric) -> Result {
-        let mut value = pg_sys::JsonbValue { type_: pg_sys::jbvType::jbvNumeric, ..Default::default() };
-        value.val.numeric = numeric;
-        self.scalar(value)
+    fn begin_object(&mut self) {
+        self.open.push(Open::Object { pairs: Vec::new(), key: None });
+    }
+
+    fn end(&mut self) -> Result {
+        let node = match self.open.pop() {
+            Some(Open::Array(elements)) => Node::Array(elements),
+            Some(Open::Object { mut pairs, .. }) => {
+                sort_keys(&mut pairs, &self.text);
+                Node::Object(pairs)
+            }
+            None => return Err(BuildError("an end without a beginning".into())),
+        };
+        self.add(node)
+    }
+
+    fn key(&mut self, key: &str) -> Result {
+        let range = self.string(key);
+        match self.open.last_mut() {
+            Some(Open::Object { key: next, .. }) => {
+                *next = Some(range);
+                Ok(())
+            }
+            _ => Err(BuildError("a key outside an object".into())),
+        }
+    }
+
+    /// Copies `s` into the text; returns its range there.
+    fn string(&mut self, s: &str) -> Range<usize> {
+        if s.contains('\0') {
+            // jsonb_in's refusal of the \u0000 that serde_json writes for it.
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_UNTRANSLATABLE_CHARACTER,
+                "unsupported Unicode escape sequence",
+                "bel",
+            )
+            .set_detail("\\u0000 cannot be converted to text.")
+            .report(PgLogLevel::ERROR);
+        }
+        let start = self.text.len();
+        self.text.extend_from_slice(s.as_bytes());
+        start..self.text.len()
     }
 
     /// A float as serde_json writes it: null if not finite, else its shortest form.
     fn float(&mut self, finite: bool, text: serde_json::Result<String>) -> Result {
         if !finite {
-            return ser::Serializer::serialize_unit(self);
+            return self.add(Node::Null);
         }
         let text = text.map_err(|e| BuildError(e.to_string()))?;
         self.number_text(&text)
@@ -132,35 +166,11 @@ impl Builder {
             )
         };
         let datum = datum.ok_or_else(|| BuildError("numeric_in returned NULL".into()))?;
-        self.number(datum.cast_mut_ptr())
+        self.add(Node::Numeric(datum))
     }
 }
 
-/// A jsonb string of `s`, copied into palloc'd memory (pushJsonbValue keeps the pointer).
-fn string(s: &str) -> Result<pg_sys::JsonbValue> {
-    if s.contains('\0') {
-        // jsonb_in's refusal of the \u0000 that serde_json writes for it.
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_UNTRANSLATABLE_CHARACTER,
-            "unsupported Unicode escape sequence",
-            "bel",
-        )
-        .set_detail("\\u0000 cannot be converted to text.")
-        .report(PgLogLevel::ERROR);
-    }
-    let len = i32::try_from(s.len()).map_err(|_| BuildError("a string over 2 GB".into()))?;
-    // SAFETY: palloc returns len bytes (palloc(0) is valid), filled from s.
-    let copy = unsafe {
-        let copy = pg_sys::palloc(s.len()).cast::<u8>();
-        std::ptr::copy_nonoverlapping(s.as_ptr(), copy, s.len());
-        copy
-    };
-    let mut value = pg_sys::JsonbValue { type_: pg_sys::jbvType::jbvString, ..Default::default() };
-    value.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len, val: copy.cast() };
-    Ok(value)
-}
-
-impl<'a> ser::Serializer for &'a mut Builder {
+impl ser::Serializer for &mut Tree {
     type Ok = ();
     type Error = BuildError;
     type SerializeSeq = Self;
@@ -172,9 +182,7 @@ impl<'a> ser::Serializer for &'a mut Builder {
     type SerializeStructVariant = Self;
 
     fn serialize_bool(self, v: bool) -> Result {
-        let mut value = pg_sys::JsonbValue { type_: pg_sys::jbvType::jbvBool, ..Default::default() };
-        value.val.boolean = v;
-        self.scalar(value)
+        self.add(Node::Bool(v))
     }
     fn serialize_i8(self, v: i8) -> Result {
         self.serialize_i64(i64::from(v))
@@ -187,7 +195,8 @@ impl<'a> ser::Serializer for &'a mut Builder {
     }
     fn serialize_i64(self, v: i64) -> Result {
         // SAFETY: builds a numeric in the current memory context.
-        self.number(unsafe { pg_sys::int64_to_numeric(v) })
+        let numeric = unsafe { pg_sys::int64_to_numeric(v) };
+        self.add(Node::Numeric(pg_sys::Datum::from(numeric)))
     }
     fn serialize_u8(self, v: u8) -> Result {
         self.serialize_i64(i64::from(v))
@@ -215,12 +224,12 @@ impl<'a> ser::Serializer for &'a mut Builder {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result {
-        let value = string(v)?;
-        self.scalar(value)
+        let range = self.string(v);
+        self.add(Node::String(range))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result {
         // serde_json: an array of numbers.
-        self.begin(Container::Array);
+        self.begin_array();
         for b in v {
             self.serialize_u8(*b)?;
         }
@@ -233,7 +242,7 @@ impl<'a> ser::Serializer for &'a mut Builder {
         value.serialize(self)
     }
     fn serialize_unit(self) -> Result {
-        self.scalar(pg_sys::JsonbValue { type_: pg_sys::jbvType::jbvNull, ..Default::default() })
+        self.add(Node::Null)
     }
     fn serialize_unit_struct(self, _: &'static str) -> Result {
         self.serialize_unit()
@@ -251,13 +260,13 @@ impl<'a> ser::Serializer for &'a mut Builder {
         variant: &'static str,
         value: &T,
     ) -> Result {
-        self.begin(Container::Object);
+        self.begin_object();
         self.key(variant)?;
         value.serialize(&mut *self)?;
         self.end()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self> {
-        self.begin(Container::Array);
+        self.begin_array();
         Ok(self)
     }
     fn serialize_tuple(self, len: usize) -> Result<Self> {
@@ -267,23 +276,23 @@ impl<'a> ser::Serializer for &'a mut Builder {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Self> {
-        self.begin(Container::Object);
+        self.begin_object();
         self.key(variant)?;
-        self.begin(Container::Array);
+        self.begin_array();
         Ok(self)
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self> {
-        self.begin(Container::Object);
+        self.begin_object();
         Ok(self)
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self> {
-        self.begin(Container::Object);
+        self.begin_object();
         Ok(self)
     }
     fn serialize_struct_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Self> {
-        self.begin(Container::Object);
+        self.begin_object();
         self.key(variant)?;
-        self.begin(Container::Object);
+        self.begin_object();
         Ok(self)
     }
 }
@@ -292,7 +301,7 @@ impl<'a> ser::Serializer for &'a mut Builder {
 /// then the end of the container, and of the object around it for an enum variant's.
 macro_rules! container {
     ($trait:ident, keyed, ends = $ends:literal) => {
-        impl ser::$trait for &mut Builder {
+        impl ser::$trait for &mut Tree {
             type Ok = ();
             type Error = BuildError;
             fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
@@ -300,19 +309,19 @@ macro_rules! container {
                 value.serialize(&mut **self)
             }
             fn end(self) -> Result {
-                (0..$ends).try_for_each(|_| Builder::end(self))
+                (0..$ends).try_for_each(|_| Tree::end(self))
             }
         }
     };
     ($trait:ident, $method:ident, ends = $ends:literal) => {
-        impl ser::$trait for &mut Builder {
+        impl ser::$trait for &mut Tree {
             type Ok = ();
             type Error = BuildError;
             fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
                 value.serialize(&mut **self)
             }
             fn end(self) -> Result {
-                (0..$ends).try_for_each(|_| Builder::end(self))
+                (0..$ends).try_for_each(|_| Tree::end(self))
             }
         }
     };
@@ -325,7 +334,7 @@ container!(SerializeTupleVariant, serialize_field, ends = 2);
 container!(SerializeStruct, keyed, ends = 1);
 container!(SerializeStructVariant, keyed, ends = 2);
 
-impl ser::SerializeMap for &mut Builder {
+impl ser::SerializeMap for &mut Tree {
     type Ok = ();
     type Error = BuildError;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result {
@@ -342,6 +351,6 @@ impl ser::SerializeMap for &mut Builder {
         value.serialize(&mut **self)
     }
     fn end(self) -> Result {
-        Builder::end(self)
+        Tree::end(self)
     }
 }

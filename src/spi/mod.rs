@@ -1,6 +1,6 @@
 //! The SPI layer every other module runs its SQL through: executing a statement, reading a
 //! column, preparing statements once per backend ([`statements`]), passing arrays and jsonb
-//! without round trips through text ([`arrays`], [`jsonb_text`], [`jsonb_build`]), the
+//! without round trips through text ([`arrays`], [`jsonb_text`], [`jsonb_build`] with [`jsonb_format`]), the
 //! append's planner settings ([`planner_settings`]), and timestamps. Errors here are bugs or
 //! resource failures, never user input: they raise XX000 with context.
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
@@ -13,6 +13,7 @@ use bel_core::state::Micros;
 
 pub mod arrays;
 pub mod jsonb_build;
+mod jsonb_format;
 pub mod jsonb_text;
 pub mod planner_settings;
 pub mod statements;

@@ -1,0 +1,182 @@
+//! Writes a JSON tree in jsonb's on-disk format, as PostgreSQL's `convertToJsonb`
+//! (src/backend/utils/adt/jsonb_util.c) writes the value jsonb_in parsed: a container is a
+//! header word (count and kind), one JEntry per element (for an object: every key, sorted
+//! by length and then bytes, then every value in the same order), then the elements' data;
+//! every 32nd JEntry, the first included, holds the running end offset instead of its own
+//! length; nested containers and numerics start on a 4-byte boundary. The format is fixed
+//! on disk (pg_upgrade keeps it). pg_tests compare the bytes with jsonb_in's.
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{pg_sys, PgLogLevel, PgSqlErrorCode};
+
+// From src/include/utils/jsonb.h.
+const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
+const JENTRY_TYPEMASK: u32 = 0x7000_0000;
+const JENTRY_HAS_OFF: u32 = 0x8000_0000;
+const JENTRY_ISSTRING: u32 = 0x0000_0000;
+const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
+const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
+const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
+const JENTRY_ISNULL: u32 = 0x4000_0000;
+const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
+const JB_OFFSET_STRIDE: usize = 32;
+const JB_CMASK: u32 = 0x0FFF_FFFF;
+const JB_FOBJECT: u32 = 0x2000_0000;
+const JB_FARRAY: u32 = 0x4000_0000;
+const VARHDRSZ: usize = 4;
+
+/// A JSON value, its strings held in the tree's `text` (byte ranges).
+pub enum Node {
+    Null,
+    Bool(bool),
+    String(std::ops::Range<usize>),
+    /// A PostgreSQL numeric, made as jsonb_in makes it.
+    Numeric(pg_sys::Datum),
+    /// Element nodes.
+    Array(Vec<usize>),
+    /// (key, value node) pairs in jsonb's key order (shorter keys first, then by bytes),
+    /// each key once.
+    Object(Vec<(std::ops::Range<usize>, usize)>),
+}
+
+/// The jsonb datum of the tree whose root is `root` (an array or an object), allocated in
+/// the current memory context.
+pub fn jsonb_datum(nodes: &[Node], text: &[u8], root: usize) -> pg_sys::Datum {
+    let mut writer = Writer { nodes, text, buffer: Vec::with_capacity(VARHDRSZ + 16 * nodes.len() + text.len()) };
+    writer.buffer.resize(VARHDRSZ, 0);
+    writer.value(root);
+    let bytes = writer.buffer;
+    let Ok(size) = i32::try_from(bytes.len()) else {
+        too_large();
+    };
+    // SAFETY: palloc returns bytes.len() bytes, filled from the buffer, whose first 4
+    // bytes (reserved) become the varlena header of the total size.
+    unsafe {
+        let datum = pg_sys::palloc(bytes.len()).cast::<u8>();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), datum, bytes.len());
+        pgrx::set_varsize_4b(datum.cast(), size);
+        pg_sys::Datum::from(datum)
+    }
+}
+
+struct Writer<'t> {
+    nodes: &'t [Node],
+    text: &'t [u8],
+    buffer: Vec<u8>,
+}
+
+impl Writer<'_> {
+    /// Appends the data of node `node` and returns its JEntry (type and length).
+    fn value(&mut self, node: usize) -> u32 {
+        match &self.nodes[node] {
+            Node::Null => JENTRY_ISNULL,
+            Node::Bool(false) => JENTRY_ISBOOL_FALSE,
+            Node::Bool(true) => JENTRY_ISBOOL_TRUE,
+            Node::String(range) => JENTRY_ISSTRING | self.string(range.clone()),
+            Node::Numeric(numeric) => JENTRY_ISNUMERIC | self.numeric(*numeric),
+            Node::Array(elements) => {
+                let start = self.container_header(elements.len(), JB_FARRAY);
+                let entries = self.reserve_entries(elements.len());
+                let mut ends = Ends::default();
+                for (i, &element) in elements.iter().enumerate() {
+                    let entry = self.value(element);
+                    self.set_entry(entries, i, ends.entry(i, entry));
+                }
+                JENTRY_ISCONTAINER | checked_length(self.buffer.len() - start)
+            }
+            Node::Object(pairs) => {
+                let count = pairs.len();
+                let start = self.container_header(count, JB_FOBJECT);
+                let entries = self.reserve_entries(count * 2);
+                let mut ends = Ends::default();
+                for (i, (key, _)) in pairs.iter().enumerate() {
+                    let entry = JENTRY_ISSTRING | self.string(key.clone());
+                    self.set_entry(entries, i, ends.entry(i, entry));
+                }
+                for (i, &(_, value)) in pairs.iter().enumerate() {
+                    let entry = self.value(value);
+                    self.set_entry(entries, count + i, ends.entry(count + i, entry));
+                }
+                JENTRY_ISCONTAINER | checked_length(self.buffer.len() - start)
+            }
+        }
+    }
+
+    /// Pads to a 4-byte boundary and writes a container's header word; returns where the
+    /// container's data (its padding included) starts.
+    fn container_header(&mut self, count: usize, kind: u32) -> usize {
+        let start = self.buffer.len();
+        self.pad_to_int();
+        let count = u32::try_from(count).ok().filter(|c| *c <= JB_CMASK).unwrap_or_else(|| too_large());
+        self.buffer.extend_from_slice(&(count | kind).to_ne_bytes());
+        start
+    }
+
+    /// Reserves `count` JEntries; returns where the first is.
+    fn reserve_entries(&mut self, count: usize) -> usize {
+        let at = self.buffer.len();
+        self.buffer.resize(at + count * 4, 0);
+        at
+    }
+
+    fn set_entry(&mut self, entries: usize, i: usize, entry: u32) {
+        let at = entries + i * 4;
+        self.buffer[at..at + 4].copy_from_slice(&entry.to_ne_bytes());
+    }
+
+    fn pad_to_int(&mut self) -> usize {
+        let padding = self.buffer.len().next_multiple_of(4) - self.buffer.len();
+        self.buffer.resize(self.buffer.len() + padding, 0);
+        padding
+    }
+
+    fn string(&mut self, range: std::ops::Range<usize>) -> u32 {
+        let length = checked_length(range.len());
+        self.buffer.extend_from_slice(&self.text[range]);
+        length
+    }
+
+    fn numeric(&mut self, numeric: pg_sys::Datum) -> u32 {
+        let padding = self.pad_to_int();
+        // SAFETY: a numeric is a plain varlena, made by the tree's builder and not toasted.
+        let bytes = unsafe {
+            let ptr = numeric.cast_mut_ptr::<pg_sys::varlena>();
+            std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr))
+        };
+        self.buffer.extend_from_slice(bytes);
+        checked_length(padding + bytes.len())
+    }
+}
+
+/// The running end offset of a container's elements, stored by every JB_OFFSET_STRIDE'th
+/// JEntry instead of its length so that a reader finds an element without summing every
+/// length before it.
+#[derive(Default)]
+struct Ends {
+    total: usize,
+}
+
+impl Ends {
+    fn entry(&mut self, i: usize, entry: u32) -> u32 {
+        self.total += (entry & JENTRY_OFFLENMASK) as usize;
+        if i.is_multiple_of(JB_OFFSET_STRIDE) {
+            (entry & JENTRY_TYPEMASK) | checked_length(self.total) | JENTRY_HAS_OFF
+        } else {
+            entry
+        }
+    }
+}
+
+fn checked_length(length: usize) -> u32 {
+    u32::try_from(length).ok().filter(|l| *l <= JENTRY_OFFLENMASK).unwrap_or_else(|| too_large())
+}
+
+/// jsonb's size limit, raised as jsonb_in raises it.
+fn too_large() -> ! {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("total size of jsonb array elements exceeds the maximum of {JENTRY_OFFLENMASK} bytes"),
+        "bel",
+    )
+    .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
