@@ -457,6 +457,53 @@ mod tests {
         }
     }
 
+    /// The binary encoder against jsonb_in for what bel's events do not hold but a value
+    /// may: more than 32 elements or 16 pairs (JEntries that store offsets), keys of equal
+    /// length (sorted by bytes), containers and numerics after odd-length strings (padding),
+    /// numbers jsonb_in parses as numerics (negative, fractional, exponent, beyond i64),
+    /// booleans, nulls, empty containers, nesting.
+    #[pg_test]
+    fn the_binary_encoder_equals_jsonb_in_for_every_json_shape() {
+        let wide_object: serde_json::Map<String, serde_json::Value> =
+            (0..40).map(|i| (format!("k{}", "x".repeat(i % 7)) + &i.to_string(), serde_json::json!(i))).collect();
+        let values = [
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!({"b": 1, "a": 2, "ab": "x", "ba": [true, false, null], "c": {}, "": []}),
+            serde_json::json!(["odd", 1, "odd3", {"n": -12.5}, "x", 1e300, 18446744073709551615u64, -9223372036854775808i64]),
+            serde_json::json!((0..70)
+                .map(|i| if i % 3 == 0 { serde_json::json!(i) } else { serde_json::json!("s".repeat(i)) })
+                .collect::<Vec<_>>()),
+            serde_json::Value::Object(wide_object),
+            serde_json::json!({"nested": {"deeper": [[["é ✓ 😀", 0.1, {"z": null}]]]}, "q\"uote": "\\"}),
+        ];
+        for value in values {
+            assert_binary_equals_jsonb_in(&value);
+        }
+        // A key given twice: the later value wins, as in jsonb_in.
+        struct DuplicateKeys;
+        impl serde::Serialize for DuplicateKeys {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(None)?;
+                for (key, value) in [("a", 1), ("bb", 2), ("a", 3), ("c", 4), ("bb", 5)] {
+                    map.serialize_entry(key, &value)?;
+                }
+                map.end()
+            }
+        }
+        assert_binary_equals_jsonb_in(&DuplicateKeys);
+    }
+
+    fn assert_binary_equals_jsonb_in<T: serde::Serialize>(value: &T) {
+        let text = serde_json::to_string(value).unwrap();
+        let binary = crate::spi::jsonb_build::to_jsonb(value);
+        let parsed = pgrx::IntoDatum::into_datum(crate::spi::jsonb_text::JsonbText(text.clone())).unwrap();
+        // SAFETY: both are jsonb varlenas just made in the current memory context.
+        let (binary, parsed) = unsafe { (varlena_bytes(binary), varlena_bytes(parsed)) };
+        assert_eq!(binary, parsed, "{text}");
+    }
+
     /// The bytes of a varlena datum (header included).
     unsafe fn varlena_bytes(datum: pg_sys::Datum) -> Vec<u8> {
         // SAFETY: the caller passes an untoasted varlena with a 4-byte header.
