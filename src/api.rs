@@ -14,8 +14,9 @@ mod idx_set;
 use self::idx_set::IdxSet;
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::OrRaise;
+use crate::event_input;
 use crate::read::{read_page, read_page_json, Below, EventRow};
-use crate::spi::jsonb_text::{JsonbText, JsonbValue};
+use crate::spi::jsonb_text::JsonbValue;
 use crate::spi::to_timestamptz;
 use crate::standby::{self, Lsn};
 use crate::{maintenance, views};
@@ -24,8 +25,8 @@ use crate::{maintenance, views};
 /// jsonb's text.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn bel_append(event: JsonbText) -> i64 {
-    single(append(vec![event::from_json(&event.0).or_raise()], false))
+fn bel_append(event: JsonbValue) -> i64 {
+    single(append(vec![event_input::event(&event).or_raise()], false))
 }
 
 /// Same as bel_append(jsonb); lets an untyped literal resolve (jsonb and bytea are both
@@ -52,15 +53,15 @@ fn single(idx: Vec<i64>) -> i64 {
 /// iterator (the catalog is unchanged; tests/upgrade compares it).
 #[pg_extern(sql = r#"
 CREATE FUNCTION "bel_append_batch"(
-	"events" jsonb /* JsonbText */
+	"events" jsonb /* JsonbValue */
 ) RETURNS SETOF bigint /* i64 */
 STRICT VOLATILE SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'bel_append_batch_wrapper';
 "#)]
-fn bel_append_batch(events: JsonbText) -> IdxSet {
-    IdxSet(append(event::batch_from_json(&events.0, MAX_BATCH_EVENTS).or_raise(), true))
+fn bel_append_batch(events: JsonbValue) -> IdxSet {
+    IdxSet(append(event_input::batch(&events, MAX_BATCH_EVENTS).or_raise(), true))
 }
 
 fn filter_from_jsonb(filter: Option<JsonB>) -> CompiledFilter {

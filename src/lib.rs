@@ -11,6 +11,7 @@ mod api;
 mod append;
 mod errors;
 mod event_id_probe;
+mod event_input;
 mod in_progress;
 mod maintenance;
 mod no_loss;

@@ -495,6 +495,127 @@ mod tests {
         assert_binary_equals_jsonb_in(&DuplicateKeys);
     }
 
+    /// `json` as a jsonb argument would arrive (jsonb_in, read like a function argument).
+    fn jsonb(json: &str) -> crate::spi::jsonb_text::JsonbValue {
+        Spi::get_one_with_args::<crate::spi::jsonb_text::JsonbValue>("select $1::jsonb", &[json.into()])
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Events read in place from binary jsonb (event_input) are the events bel-core reads
+    /// from the text jsonb_out prints for them, for every field kind and spelling the proto3
+    /// JSON mapping allows (original field names, enum numbers, int64 as number or string,
+    /// timestamps with offsets, empty and absent fields), and they are read in place.
+    #[pg_test]
+    fn events_read_from_binary_jsonb_equal_events_read_from_their_text() {
+        let events = [
+            build_event("b1", "RECEIVED", r#","requestedPartitions":["data/a","data/b","d/é ✓ 😀"]"#),
+            r#"{"idx":"12","eventId":"e\"1\\","timestamp":"2026-11-30T12:00:00.123456Z","buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_FAILED","message":"line 1\nline\t2 \u0001 \u001f \u007f"}}"#.to_owned(),
+            r#"{"idx":12,"timestamp":"2026-11-30T14:00:00+02:00","build_request_id":"b1","build_request":{"status":2,"requested_partitions":[]}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","jobRun":{"jobRunId":"j1","jobLabel":"etl","status":"JOB_RUN_FAILED","targetPartitions":[],"exitCode":-2147483648,"message":"x"}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","jobRun":{"jobRunId":"j1","status":"JOB_RUN_COMPLETED","exitCode":2147483647}}"#.to_owned(),
+            r#"{"eventId":"","buildRequestId":"b1","jobRun":{"jobRunId":"j1","status":"JOB_RUN_COMPLETED","exitCode":0}}"#.to_owned(),
+            partition_event("b1", "data/a", "BUILDING", "j1"),
+            r#"{"buildRequestId":"b1","delegation":{"partitionRef":"data/a","delegatedToBuildRequestId":"b0","message":""}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","invalidation":{"partitionRef":"data/a","reason":"late data"}}"#.to_owned(),
+        ];
+        for json in events {
+            let value = jsonb(&json);
+            let text = value.text();
+            let from_text = bel_core::event::from_json(&text).unwrap();
+            let root = crate::spi::jsonb_read::root(value.bytes()).unwrap();
+            assert_eq!(crate::event_input::decode(root), Some(from_text.clone()), "read in place: {text}");
+            assert_eq!(crate::event_input::event(&value).unwrap(), from_text, "{text}");
+        }
+        let batch =
+            jsonb(&format!("[{}, {}]", build_event("b2", "RECEIVED", ""), partition_event("b2", "p", "BUILDING", "j")));
+        let from_text = bel_core::event::batch_from_json(&batch.text(), 10).unwrap();
+        assert_eq!(crate::event_input::batch(&batch, 10).unwrap(), from_text);
+    }
+
+    /// The size of an event read in place is the length of the text jsonb_out prints for it.
+    #[pg_test]
+    fn the_text_length_of_binary_jsonb_is_what_jsonb_out_prints() {
+        let texts = [
+            "{}",
+            "[]",
+            "null",
+            "true",
+            "false",
+            "\"\"",
+            "0",
+            "-0",
+            "1.50",
+            "1e3",
+            "-12345678901234567890.000001",
+            "18446744073709551616",
+            r#""\b\f\n\r\t\"\\ \u0001\u001f\u007f é ✓ 😀 /""#,
+            r#"{"a": 1, "bb": [true, false, null, {}, []], "": {"x": "y"}, "c": [[1, [2, [3]]]]}"#,
+            r#"[{"k": "v"}, "s", 1, 2.5, null]"#,
+        ];
+        let wide: Vec<String> = (0..70).map(|i| format!("\"k{i}\": [{i}, \"{}\"]", "x".repeat(i))).collect();
+        let wide = format!("{{{}}}", wide.join(", "));
+        for text in texts.iter().copied().chain([wide.as_str()]) {
+            let value = jsonb(text);
+            let root = crate::spi::jsonb_read::root(value.bytes()).unwrap();
+            assert_eq!(crate::spi::jsonb_read::text_length(root, 0).unwrap(), value.text().len(), "{text}");
+        }
+    }
+
+    /// What the binary reading does not accept goes to the text path, which refuses it as
+    /// before, with the same class, message, detail and hint: malformed events, an event one
+    /// byte over the size limit (and one at the limit, accepted either way), a batch that
+    /// is not an array, has too many events, or a bad one.
+    #[pg_test]
+    fn events_refused_from_binary_jsonb_are_refused_as_from_their_text() {
+        use bel_core::event::MAX_EVENT_BYTES;
+        let sized = |length: usize| {
+            let base =
+                r#"{"buildRequestId": "big", "buildRequest": {"status": "BUILD_REQUEST_RECEIVED", "message": "\n"}}"#;
+            let padding = "x".repeat(length - base.len());
+            base.replace("\\n", &format!("\\n{padding}"))
+        };
+        let at_limit = jsonb(&sized(MAX_EVENT_BYTES));
+        assert_eq!(at_limit.text().len(), MAX_EVENT_BYTES);
+        let root = crate::spi::jsonb_read::root(at_limit.bytes()).unwrap();
+        assert!(crate::event_input::decode(root).is_some(), "an event at the limit is read in place");
+        let refused = [
+            sized(MAX_EVENT_BYTES + 1),
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED"},"priority":1}"#.to_owned(),
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_DONE"}}"#.to_owned(),
+            r#"{"buildRequestId":7,"buildRequest":{"status":"BUILD_REQUEST_RECEIVED"}}"#.to_owned(),
+            r#"{"buildRequestId":"b1","timestamp":"yesterday","buildRequest":{"status":"BUILD_REQUEST_RECEIVED"}}"#
+                .to_owned(),
+            r#"{"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED","requestedPartitions":"p"}}"#
+                .to_owned(),
+            r#"{"eventId":null,"buildRequestId":"b1","buildRequest":{"status":"BUILD_REQUEST_RECEIVED"}}"#.to_owned(),
+            r#"["b1"]"#.to_owned(),
+            r#""b1""#.to_owned(),
+        ];
+        for json in &refused {
+            let value = jsonb(json);
+            let from_text = bel_core::event::from_json(&value.text()).unwrap_err();
+            assert_eq!(format!("{:?}", crate::event_input::event(&value).unwrap_err()), format!("{from_text:?}"));
+        }
+        for (json, max) in [
+            (format!("{{\"events\": [{}]}}", build_event("b3", "RECEIVED", "")), 10),
+            (
+                format!(
+                    "[{}, {}, {}]",
+                    build_event("b3", "RECEIVED", ""),
+                    build_event("b3", "PLANNING", ""),
+                    build_event("b3", "PLANNING", "")
+                ),
+                2,
+            ),
+            (format!("[{}, {}]", build_event("b3", "RECEIVED", ""), refused[1]), 10),
+        ] {
+            let value = jsonb(&json);
+            let from_text = bel_core::event::batch_from_json(&value.text(), max).unwrap_err();
+            assert_eq!(format!("{:?}", crate::event_input::batch(&value, max).unwrap_err()), format!("{from_text:?}"));
+        }
+    }
+
     fn assert_binary_equals_jsonb_in<T: serde::Serialize>(value: &T) {
         let text = serde_json::to_string(value).unwrap();
         let binary = crate::spi::jsonb_build::to_jsonb(value);

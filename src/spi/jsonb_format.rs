@@ -9,20 +9,20 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{pg_sys, PgLogLevel, PgSqlErrorCode};
 
 // From src/include/utils/jsonb.h.
-const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
-const JENTRY_TYPEMASK: u32 = 0x7000_0000;
-const JENTRY_HAS_OFF: u32 = 0x8000_0000;
-const JENTRY_ISSTRING: u32 = 0x0000_0000;
-const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
-const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
-const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
-const JENTRY_ISNULL: u32 = 0x4000_0000;
-const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
-const JB_OFFSET_STRIDE: usize = 32;
-const JB_CMASK: u32 = 0x0FFF_FFFF;
-const JB_FOBJECT: u32 = 0x2000_0000;
-const JB_FARRAY: u32 = 0x4000_0000;
-const VARHDRSZ: usize = 4;
+pub(super) const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
+pub(super) const JENTRY_TYPEMASK: u32 = 0x7000_0000;
+pub(super) const JENTRY_HAS_OFF: u32 = 0x8000_0000;
+pub(super) const JENTRY_ISSTRING: u32 = 0x0000_0000;
+pub(super) const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
+pub(super) const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
+pub(super) const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
+pub(super) const JENTRY_ISNULL: u32 = 0x4000_0000;
+pub(super) const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
+pub(super) const JB_OFFSET_STRIDE: usize = 32;
+pub(super) const JB_CMASK: u32 = 0x0FFF_FFFF;
+pub(super) const JB_FOBJECT: u32 = 0x2000_0000;
+pub(super) const JB_FARRAY: u32 = 0x4000_0000;
+pub(super) const VARHDRSZ: usize = 4;
 
 /// A JSON value, its strings held in the tree's `text` (byte ranges).
 pub enum Node {

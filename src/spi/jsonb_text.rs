@@ -1,8 +1,7 @@
 //! jsonb without pgrx's `JsonB`, which turns every value into a `serde_json::Value` tree:
-//! [`JsonbText`] carries JSON text (an appended event is parsed from it straight into its
-//! protobuf type, and stored from its serialized text); [`JsonbValue`] carries the binary
-//! jsonb itself (a follower's page is assembled from the stored events without printing or
-//! parsing them).
+//! [`JsonbText`] carries JSON text to be stored as jsonb; [`JsonbValue`] carries the binary
+//! jsonb itself (an appended event is read from it in place, see `event_input`; a follower's
+//! page is assembled from the stored events without printing or parsing them).
 use std::ffi::{CStr, CString};
 
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
@@ -12,28 +11,8 @@ use pgrx::{direct_function_call, direct_function_call_as_datum, pg_sys, FromDatu
 
 use crate::errors::internal;
 
-/// A jsonb value as the JSON text Postgres prints for it (`jsonb_out`), or JSON text to be
-/// stored as jsonb (`jsonb_in`).
+/// JSON text to be stored as jsonb (`jsonb_in`).
 pub struct JsonbText(pub String);
-
-impl FromDatum for JsonbText {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
-        if is_null {
-            return None;
-        }
-        // SAFETY: `datum` is a jsonb varlena (the argument's declared type); a detoasted
-        // copy, if one was made, is freed once printed.
-        unsafe {
-            let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
-            let detoasted = pg_sys::pg_detoast_datum_packed(varlena);
-            let text = print(pg_sys::Datum::from(detoasted));
-            if detoasted != varlena {
-                pg_sys::pfree(detoasted.cast());
-            }
-            Some(JsonbText(text))
-        }
-    }
-}
 
 /// `jsonb_out` of a jsonb datum, copied into a String (the palloc'd text is freed).
 ///
@@ -65,7 +44,7 @@ impl IntoDatum for JsonbText {
 }
 
 // SAFETY: unboxes with FromDatum, like pgrx's own JsonB.
-unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbValue {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         // SAFETY: the caller guarantees the argument is a jsonb datum.
         unsafe { arg.unbox_arg_using_from_datum() }
@@ -85,6 +64,11 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
 pub struct JsonbValue(Vec<u8>);
 
 impl JsonbValue {
+    /// The varlena's bytes (4-byte header first), empty for none.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The value as JSON text.
     pub fn text(&self) -> String {
         let Some(datum) = self.to_datum() else {
@@ -155,7 +139,7 @@ impl IntoDatum for JsonbValue {
     }
 }
 
-/// SQL type jsonb, and returning it from a function, for both types.
+/// SQL type jsonb, and returning it from a function.
 macro_rules! jsonb_sql_type {
     ($($ty:ident),*) => {$(
         // SAFETY: the SQL type is jsonb, which the type's FromDatum/IntoDatum read and write.
@@ -180,4 +164,4 @@ macro_rules! jsonb_sql_type {
     )*};
 }
 
-jsonb_sql_type!(JsonbText, JsonbValue);
+jsonb_sql_type!(JsonbValue);

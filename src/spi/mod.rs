@@ -1,8 +1,9 @@
 //! The SPI layer every other module runs its SQL through: executing a statement, reading a
 //! column, preparing statements once per backend ([`statements`]), passing arrays and jsonb
-//! without round trips through text ([`arrays`], [`jsonb_text`], [`jsonb_build`] with [`jsonb_format`]), the
-//! append's planner settings ([`planner_settings`]), and timestamps. Errors here are bugs or
-//! resource failures, never user input: they raise XX000 with context.
+//! without round trips through text ([`arrays`], [`jsonb_text`]; jsonb written by
+//! [`jsonb_build`] and `jsonb_format`, read by [`jsonb_read`] and [`jsonb_de`]), the append's
+//! planner settings ([`planner_settings`]), and timestamps. Errors here are bugs or resource
+//! failures, never user input: they raise XX000 with context.
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::PgOid;
@@ -13,7 +14,9 @@ use bel_core::state::Micros;
 
 pub mod arrays;
 pub mod jsonb_build;
+pub mod jsonb_de;
 mod jsonb_format;
+pub mod jsonb_read;
 pub mod jsonb_text;
 pub mod planner_settings;
 pub mod statements;
