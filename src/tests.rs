@@ -533,6 +533,166 @@ mod tests {
         assert_eq!(crate::event_input::batch(&batch, 10).unwrap(), from_text);
     }
 
+    /// Differential test of the two ways an event is read, over 3,000 generated JSON values
+    /// (fixed seed): field names of the event and its payloads in both spellings, misspelt
+    /// or unknown, with well-typed and wrongly typed values, enum names valid and not,
+    /// numbers of every kind, escapes, nesting. Whatever the text path refuses, the binary
+    /// reading must not accept; whatever it accepts, the binary reading must read the same.
+    #[pg_test]
+    fn the_binary_reading_accepts_exactly_what_the_text_reading_accepts() {
+        let mut random = Random(0x5eed_1234_abcd_ef01);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..3000 {
+            let value = random.event();
+            let text = serde_json::to_string(&value).unwrap();
+            let jsonb = jsonb(&text);
+            let root = crate::spi::jsonb_read::root(jsonb.bytes()).unwrap();
+            match bel_core::event::from_json(&jsonb.text()) {
+                Ok(event) => {
+                    accepted += 1;
+                    assert_eq!(crate::event_input::decode(root), Some(event), "{text}");
+                }
+                Err(_) => {
+                    refused += 1;
+                    assert_eq!(crate::event_input::decode(root), None, "accepted in place but refused as text: {text}");
+                }
+            }
+        }
+        // Both outcomes are exercised, or the generator has drifted from the event schema.
+        assert!(accepted > 300 && refused > 300, "accepted {accepted}, refused {refused}");
+    }
+
+    /// A small deterministic generator of event-like JSON (xorshift64*).
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, choices: &[&'a str]) -> &'a str {
+            choices[self.below(choices.len())]
+        }
+
+        fn event(&mut self) -> serde_json::Value {
+            let payloads =
+                ["buildRequest", "build_request", "partition", "jobRun", "job_run", "delegation", "invalidation"];
+            let mut event = serde_json::Map::new();
+            for key in ["idx", "eventId", "event_id", "timestamp", "buildRequestId", "build_request_id", "unknown"] {
+                if self.below(3) == 0 {
+                    event.insert(key.to_owned(), self.field(key, 0));
+                }
+            }
+            if self.below(8) != 0 {
+                event.insert(self.pick(&payloads).to_owned(), self.payload());
+            }
+            serde_json::Value::Object(event)
+        }
+
+        fn payload(&mut self) -> serde_json::Value {
+            let keys = [
+                "status",
+                "requestedPartitions",
+                "requested_partitions",
+                "message",
+                "partitionRef",
+                "jobRunId",
+                "jobLabel",
+                "targetPartitions",
+                "exitCode",
+                "exit_code",
+                "delegatedToBuildRequestId",
+                "reason",
+                "extra",
+            ];
+            let mut payload = serde_json::Map::new();
+            for _ in 0..self.below(5) {
+                let key = self.pick(&keys);
+                payload.insert(key.to_owned(), self.field(key, 0));
+            }
+            serde_json::Value::Object(payload)
+        }
+
+        /// Usually a value of the field's type, sometimes anything.
+        fn field(&mut self, key: &str, depth: usize) -> serde_json::Value {
+            use serde_json::json;
+            if self.below(4) == 0 {
+                return self.any(depth);
+            }
+            match key {
+                "idx" => [json!(self.below(1000)), json!(self.below(1000).to_string()), json!(-5), json!("x")]
+                    [self.below(4)]
+                .clone(),
+                "timestamp" => json!(self.pick(&[
+                    "2026-11-30T12:00:00Z",
+                    "2026-11-30T12:00:00.5+02:00",
+                    "yesterday",
+                    "2026-13-01T00:00:00Z"
+                ])),
+                "status" => {
+                    let names = [
+                        "BUILD_REQUEST_RECEIVED",
+                        "PARTITION_AVAILABLE",
+                        "JOB_RUN_RUNNING",
+                        "JOB_RUN_COMPLETED",
+                        "DONE",
+                    ];
+                    if self.below(3) == 0 {
+                        json!(self.below(12))
+                    } else {
+                        json!(self.pick(&names))
+                    }
+                }
+                "requestedPartitions" | "requested_partitions" | "targetPartitions" => {
+                    serde_json::Value::Array((0..self.below(4)).map(|_| self.string()).collect())
+                }
+                "exitCode" | "exit_code" => {
+                    [json!(0), json!(-2147483648i64), json!(2147483648i64), json!(1.0), json!(1.5), json!("3")]
+                        [self.below(6)]
+                    .clone()
+                }
+                _ => self.string(),
+            }
+        }
+
+        fn string(&mut self) -> serde_json::Value {
+            serde_json::json!(self.pick(&[
+                "",
+                "data/p",
+                "b1",
+                "é ✓ 😀",
+                "tab\there",
+                "quote\"back\\slash",
+                "\u{1}\u{1f}"
+            ]))
+        }
+
+        fn any(&mut self, depth: usize) -> serde_json::Value {
+            use serde_json::json;
+            match self.below(if depth < 3 { 9 } else { 7 }) {
+                0 => json!(null),
+                1 => json!(self.below(2) == 0),
+                2 => json!(self.below(100) as i64 - 50),
+                3 => json!(18446744073709551615u64),
+                4 => json!(-0.25),
+                5 => json!(1e300),
+                6 => self.string(),
+                7 => serde_json::Value::Array((0..self.below(3)).map(|_| self.any(depth + 1)).collect()),
+                _ => {
+                    let key = self.pick(&["status", "a", "message"]).to_owned();
+                    json!({ key: self.any(depth + 1) })
+                }
+            }
+        }
+    }
+
     /// The size of an event read in place is the length of the text jsonb_out prints for it.
     #[pg_test]
     fn the_text_length_of_binary_jsonb_is_what_jsonb_out_prints() {
