@@ -25,15 +25,19 @@ pub fn event(value: &JsonbValue) -> Result<BuildEvent, Rejection> {
 
 /// A JSON array of at most `max_events` events (`bel_append_batch`).
 pub fn batch(value: &JsonbValue, max_events: usize) -> Result<Vec<BuildEvent>, Rejection> {
-    let decoded = match jsonb_read::root(value.bytes()) {
-        Ok(Item::Array(events)) if events.len() <= max_events => {
-            events.items(0).map(|item| item.ok().and_then(decode)).collect::<Option<Vec<_>>>()
-        }
-        _ => None,
-    };
-    match decoded {
+    match batch_in_place(value, max_events) {
         Some(events) => Ok(events),
         None => event::batch_from_json(&value.text(), max_events),
+    }
+}
+
+/// The batch's events, if it is an array of at most `max_events` that all decode.
+pub(crate) fn batch_in_place(value: &JsonbValue, max_events: usize) -> Option<Vec<BuildEvent>> {
+    match jsonb_read::root(value.bytes()) {
+        Ok(Item::Array(events)) if events.len() <= max_events => {
+            events.items(0).map(|item| item.ok().and_then(decode)).collect()
+        }
+        _ => None,
     }
 }
 

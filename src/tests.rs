@@ -530,6 +530,7 @@ mod tests {
         let batch =
             jsonb(&format!("[{}, {}]", build_event("b2", "RECEIVED", ""), partition_event("b2", "p", "BUILDING", "j")));
         let from_text = bel_core::event::batch_from_json(&batch.text(), 10).unwrap();
+        assert_eq!(crate::event_input::batch_in_place(&batch, 10), Some(from_text.clone()), "read in place");
         assert_eq!(crate::event_input::batch(&batch, 10).unwrap(), from_text);
     }
 
@@ -693,6 +694,59 @@ mod tests {
         }
     }
 
+    /// Arguments read from a table arrive compressed or out of line (TOAST): they are read
+    /// in place after detoasting, and stored as given.
+    #[pg_test]
+    fn events_stored_compressed_or_out_of_line_are_appended_as_given() {
+        Spi::run("create table toasted (kind text, e jsonb)").unwrap();
+        Spi::run("alter table toasted alter column e set storage external").unwrap();
+        let event = |build: &str| {
+            build_event(
+                build,
+                "RECEIVED",
+                &format!(r#","requestedPartitions":["toast/p"],"message":"{}""#, "m".repeat(60_000)),
+            )
+        };
+        Spi::run_with_args("insert into toasted values ('external', $1::jsonb)", &[event("toast-1").into()]).unwrap();
+        Spi::run("alter table toasted alter column e set storage extended").unwrap();
+        Spi::run_with_args("insert into toasted values ('compressed', $1::jsonb)", &[event("toast-2").into()]).unwrap();
+        let batch = format!("[{}, {}]", event("toast-3"), build_event("toast-3", "PLANNING", ""));
+        Spi::run_with_args("insert into toasted values ('batch', $1::jsonb)", &[batch.as_str().into()]).unwrap();
+        assert_eq!(
+            count("select count(*) from toasted where pg_column_compression(e) is not null"),
+            2,
+            "the compressed rows"
+        );
+        Spi::run("select bel.bel_append(e) from toasted where kind <> 'batch'").unwrap();
+        Spi::run("select bel.bel_append_batch(e) from toasted where kind = 'batch'").unwrap();
+        assert_eq!(
+            count(
+                "select count(*) from bel.events where build_request_id like 'toast-%'
+                   and payload->'buildRequest'->>'message' = repeat('m', 60000)"
+            ),
+            3
+        );
+    }
+
+    /// Reading in place stops where serde_json stops: 127 nested containers are read (by a
+    /// type that takes any JSON), 128 are not, and the text length is computed for the same.
+    #[pg_test]
+    fn reading_in_place_nests_as_deep_as_serde_json() {
+        use serde::Deserialize;
+        for containers in [126, 127, 128, 500] {
+            let text = format!("{}{}", "[".repeat(containers), "]".repeat(containers));
+            let value = jsonb(&text);
+            let root = crate::spi::jsonb_read::root(value.bytes()).unwrap();
+            let in_place = serde_json::Value::deserialize(crate::spi::jsonb_de::Deserializer::new(root));
+            let from_text = serde_json::from_str::<serde_json::Value>(&text);
+            assert_eq!(in_place.is_ok(), from_text.is_ok(), "{containers} containers");
+            assert_eq!(crate::spi::jsonb_read::text_length(root, 0).is_ok(), from_text.is_ok(), "{containers}");
+            if let Ok(v) = in_place {
+                assert_eq!(v, from_text.unwrap());
+            }
+        }
+    }
+
     /// The size of an event read in place is the length of the text jsonb_out prints for it.
     #[pg_test]
     fn the_text_length_of_binary_jsonb_is_what_jsonb_out_prints() {
@@ -769,6 +823,7 @@ mod tests {
                 2,
             ),
             (format!("[{}, {}]", build_event("b3", "RECEIVED", ""), refused[1]), 10),
+            (format!("[{}, {}]", build_event("b3", "RECEIVED", ""), refused[0]), 10),
         ] {
             let value = jsonb(&json);
             let from_text = bel_core::event::batch_from_json(&value.text(), max).unwrap_err();

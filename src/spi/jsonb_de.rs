@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-use super::jsonb_read::{numeric_text, Item, Items, MAX_DEPTH};
+use super::jsonb_read::{numeric_text, Item, Items, MAX_NESTED_CONTAINERS};
 
 #[derive(Debug)]
 pub struct Error(String);
@@ -33,6 +33,7 @@ fn unreadable() -> Error {
 
 pub struct Deserializer<'a> {
     item: Item<'a>,
+    /// The containers around this value.
     depth: usize,
 }
 
@@ -41,9 +42,9 @@ impl<'a> Deserializer<'a> {
         Deserializer { item, depth: 0 }
     }
 
-    /// The depth of this value's elements.
+    /// The depth of this container's elements.
     fn inner_depth(&self) -> Result<usize, Error> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= MAX_NESTED_CONTAINERS {
             return Err(Error("recursion limit exceeded".to_owned()));
         }
         Ok(self.depth + 1)

@@ -22,6 +22,8 @@ pub(super) const JB_OFFSET_STRIDE: usize = 32;
 pub(super) const JB_CMASK: u32 = 0x0FFF_FFFF;
 pub(super) const JB_FOBJECT: u32 = 0x2000_0000;
 pub(super) const JB_FARRAY: u32 = 0x4000_0000;
+/// A raw scalar: a one-element array standing for the scalar.
+pub(super) const JB_FSCALAR: u32 = 0x1000_0000;
 pub(super) const VARHDRSZ: usize = 4;
 
 /// A JSON value, its strings held in the tree's `text` (byte ranges).
@@ -43,11 +45,13 @@ pub enum Node {
 pub fn jsonb_datum(nodes: &[Node], text: &[u8], root: usize) -> pg_sys::Datum {
     let mut writer = Writer { nodes, text, buffer: Vec::with_capacity(VARHDRSZ + 16 * nodes.len() + text.len()) };
     writer.buffer.resize(VARHDRSZ, 0);
-    writer.value(root);
+    let (_, length) = writer.value(root);
+    if length > JENTRY_OFFLENMASK as usize {
+        too_large(if matches!(nodes[root], Node::Object(_)) { Kind::Object } else { Kind::Array });
+    }
     let bytes = writer.buffer;
-    let Ok(size) = i32::try_from(bytes.len()) else {
-        too_large();
-    };
+    // At most JENTRY_OFFLENMASK (checked above) and the header.
+    let size = i32::try_from(bytes.len()).unwrap_or_else(|e| crate::errors::internal("building jsonb", e));
     // SAFETY: palloc returns bytes.len() bytes, filled from the buffer, whose first 4
     // bytes (reserved) become the varlena header of the total size.
     unsafe {
@@ -64,50 +68,64 @@ struct Writer<'t> {
     buffer: Vec<u8>,
 }
 
+/// The kind of a container, as jsonb's size errors name it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Array,
+    Object,
+}
+
 impl Writer<'_> {
-    /// Appends the data of node `node` and returns its JEntry (type and length).
-    fn value(&mut self, node: usize) -> u32 {
+    /// Appends the data of node `node`; returns its JEntry type and its data's length
+    /// (which the enclosing container checks).
+    fn value(&mut self, node: usize) -> (u32, usize) {
         match &self.nodes[node] {
-            Node::Null => JENTRY_ISNULL,
-            Node::Bool(false) => JENTRY_ISBOOL_FALSE,
-            Node::Bool(true) => JENTRY_ISBOOL_TRUE,
-            Node::String(range) => JENTRY_ISSTRING | self.string(range.clone()),
-            Node::Numeric(numeric) => JENTRY_ISNUMERIC | self.numeric(*numeric),
+            Node::Null => (JENTRY_ISNULL, 0),
+            Node::Bool(false) => (JENTRY_ISBOOL_FALSE, 0),
+            Node::Bool(true) => (JENTRY_ISBOOL_TRUE, 0),
+            Node::String(range) => (JENTRY_ISSTRING, self.string(range.clone())),
+            Node::Numeric(numeric) => (JENTRY_ISNUMERIC, self.numeric(*numeric)),
             Node::Array(elements) => {
-                let start = self.container_header(elements.len(), JB_FARRAY);
+                let start = self.container_header(elements.len(), Kind::Array);
                 let entries = self.reserve_entries(elements.len());
-                let mut ends = Ends::default();
+                let mut ends = Ends { total: 0, kind: Kind::Array };
                 for (i, &element) in elements.iter().enumerate() {
-                    let entry = self.value(element);
-                    self.set_entry(entries, i, ends.entry(i, entry));
+                    let (kind, length) = self.value(element);
+                    self.set_entry(entries, i, ends.entry(i, kind, length));
                 }
-                JENTRY_ISCONTAINER | checked_length(self.buffer.len() - start)
+                (JENTRY_ISCONTAINER, self.buffer.len() - start)
             }
             Node::Object(pairs) => {
                 let count = pairs.len();
-                let start = self.container_header(count, JB_FOBJECT);
+                let start = self.container_header(count, Kind::Object);
                 let entries = self.reserve_entries(count * 2);
-                let mut ends = Ends::default();
+                let mut ends = Ends { total: 0, kind: Kind::Object };
                 for (i, (key, _)) in pairs.iter().enumerate() {
-                    let entry = JENTRY_ISSTRING | self.string(key.clone());
-                    self.set_entry(entries, i, ends.entry(i, entry));
+                    let length = self.string(key.clone());
+                    self.set_entry(entries, i, ends.entry(i, JENTRY_ISSTRING, length));
                 }
                 for (i, &(_, value)) in pairs.iter().enumerate() {
-                    let entry = self.value(value);
-                    self.set_entry(entries, count + i, ends.entry(count + i, entry));
+                    let (kind, length) = self.value(value);
+                    self.set_entry(entries, count + i, ends.entry(count + i, kind, length));
                 }
-                JENTRY_ISCONTAINER | checked_length(self.buffer.len() - start)
+                (JENTRY_ISCONTAINER, self.buffer.len() - start)
             }
         }
     }
 
     /// Pads to a 4-byte boundary and writes a container's header word; returns where the
     /// container's data (its padding included) starts.
-    fn container_header(&mut self, count: usize, kind: u32) -> usize {
+    fn container_header(&mut self, count: usize, kind: Kind) -> usize {
         let start = self.buffer.len();
         self.pad_to_int();
-        let count = u32::try_from(count).ok().filter(|c| *c <= JB_CMASK).unwrap_or_else(|| too_large());
-        self.buffer.extend_from_slice(&(count | kind).to_ne_bytes());
+        let Some(count) = u32::try_from(count).ok().filter(|c| *c <= JB_CMASK) else {
+            too_many(kind);
+        };
+        let flag = match kind {
+            Kind::Array => JB_FARRAY,
+            Kind::Object => JB_FOBJECT,
+        };
+        self.buffer.extend_from_slice(&(count | flag).to_ne_bytes());
         start
     }
 
@@ -129,13 +147,12 @@ impl Writer<'_> {
         padding
     }
 
-    fn string(&mut self, range: std::ops::Range<usize>) -> u32 {
-        let length = checked_length(range.len());
-        self.buffer.extend_from_slice(&self.text[range]);
-        length
+    fn string(&mut self, range: std::ops::Range<usize>) -> usize {
+        self.buffer.extend_from_slice(&self.text[range.clone()]);
+        range.len()
     }
 
-    fn numeric(&mut self, numeric: pg_sys::Datum) -> u32 {
+    fn numeric(&mut self, numeric: pg_sys::Datum) -> usize {
         let padding = self.pad_to_int();
         // SAFETY: a numeric is a plain varlena, made by the tree's builder and not toasted.
         let bytes = unsafe {
@@ -143,38 +160,59 @@ impl Writer<'_> {
             std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr))
         };
         self.buffer.extend_from_slice(bytes);
-        checked_length(padding + bytes.len())
+        padding + bytes.len()
     }
 }
 
 /// The running end offset of a container's elements, stored by every JB_OFFSET_STRIDE'th
 /// JEntry instead of its length so that a reader finds an element without summing every
 /// length before it.
-#[derive(Default)]
 struct Ends {
     total: usize,
+    kind: Kind,
 }
 
 impl Ends {
-    fn entry(&mut self, i: usize, entry: u32) -> u32 {
-        self.total += (entry & JENTRY_OFFLENMASK) as usize;
+    /// The JEntry of element `i`, whose data is `length` bytes: its length, or every
+    /// JB_OFFSET_STRIDE'th its end offset. Raises if the container's data outgrows a JEntry.
+    fn entry(&mut self, i: usize, kind: u32, length: usize) -> u32 {
+        self.total = self.total.saturating_add(length);
+        if self.total > JENTRY_OFFLENMASK as usize {
+            too_large(self.kind);
+        }
+        // Both fit in JENTRY_OFFLENMASK, checked above.
         if i.is_multiple_of(JB_OFFSET_STRIDE) {
-            (entry & JENTRY_TYPEMASK) | checked_length(self.total) | JENTRY_HAS_OFF
+            kind | self.total as u32 | JENTRY_HAS_OFF
         } else {
-            entry
+            kind | length as u32
         }
     }
 }
 
-fn checked_length(length: usize) -> u32 {
-    u32::try_from(length).ok().filter(|l| *l <= JENTRY_OFFLENMASK).unwrap_or_else(|| too_large())
-}
-
-/// jsonb's size limit, raised as jsonb_in raises it.
-fn too_large() -> ! {
+/// jsonb's limit on a container's data, raised as PostgreSQL raises it.
+fn too_large(kind: Kind) -> ! {
+    let what = match kind {
+        Kind::Array => "array elements",
+        Kind::Object => "object elements",
+    };
     ErrorReport::new(
         PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        format!("total size of jsonb array elements exceeds the maximum of {JENTRY_OFFLENMASK} bytes"),
+        format!("total size of jsonb {what} exceeds the maximum of {JENTRY_OFFLENMASK} bytes"),
+        "bel",
+    )
+    .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// jsonb's limit on a container's elements (its header's count field).
+fn too_many(kind: Kind) -> ! {
+    let what = match kind {
+        Kind::Array => "array elements",
+        Kind::Object => "object pairs",
+    };
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("number of jsonb {what} exceeds the maximum allowed ({JB_CMASK})"),
         "bel",
     )
     .report(PgLogLevel::ERROR);

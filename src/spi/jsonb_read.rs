@@ -8,18 +8,16 @@ use std::ffi::CStr;
 use pgrx::pg_sys;
 
 use super::jsonb_format::{
-    JB_CMASK, JB_FARRAY, JB_FOBJECT, JENTRY_HAS_OFF, JENTRY_ISBOOL_FALSE, JENTRY_ISBOOL_TRUE, JENTRY_ISCONTAINER,
-    JENTRY_ISNULL, JENTRY_ISNUMERIC, JENTRY_ISSTRING, JENTRY_OFFLENMASK, JENTRY_TYPEMASK, VARHDRSZ,
+    JB_CMASK, JB_FARRAY, JB_FOBJECT, JB_FSCALAR, JENTRY_HAS_OFF, JENTRY_ISBOOL_FALSE, JENTRY_ISBOOL_TRUE,
+    JENTRY_ISCONTAINER, JENTRY_ISNULL, JENTRY_ISNUMERIC, JENTRY_ISSTRING, JENTRY_OFFLENMASK, JENTRY_TYPEMASK, VARHDRSZ,
 };
 
-/// jsonb's flag of a raw scalar (a one-element array standing for the scalar).
-const JB_FSCALAR: u32 = 0x1000_0000;
+/// Containers nested deeper than this are left to the text path, whose serde_json reads at
+/// most 127 (its recursion limit of 128 counts down to 0), so that reading in place never
+/// accepts what the text path refuses nor recurses without bound.
+pub const MAX_NESTED_CONTAINERS: usize = 127;
 
-/// Nesting deeper than this is left to the text path (serde_json's limit is 128 too), so
-/// that reading never recurses without bound.
-pub const MAX_DEPTH: usize = 128;
-
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Unreadable;
 
 /// One value.
@@ -82,16 +80,16 @@ impl<'a> Container<'a> {
 
     /// Where entry `index`'s data starts, from the data's start (getJsonbOffset): the
     /// lengths of the entries before it, back to the last one that stores its end offset.
-    fn offset_of(&self, index: usize) -> usize {
+    fn offset_of(&self, index: usize) -> Result<usize, Unreadable> {
         let mut offset = 0;
         for i in (0..index.min(self.entries)).rev() {
-            let Ok(entry) = self.entry(i) else { return usize::MAX };
+            let entry = self.entry(i)?;
             offset += (entry & JENTRY_OFFLENMASK) as usize;
             if entry & JENTRY_HAS_OFF != 0 {
                 break;
             }
         }
-        offset
+        Ok(offset)
     }
 }
 
@@ -100,45 +98,56 @@ pub struct Items<'a> {
     container: Container<'a>,
     next: usize,
     /// Where the next entry's data starts, from the data's start.
-    start: usize,
+    start: Result<usize, Unreadable>,
 }
 
 impl<'a> Iterator for Items<'a> {
     type Item = Result<Item<'a>, Unreadable>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let c = self.container;
-        if self.next >= c.entries {
+        if self.next >= self.container.entries {
             return None;
         }
-        let item = (|| {
-            let entry = c.entry(self.next)?;
-            let field = (entry & JENTRY_OFFLENMASK) as usize;
-            let end = if entry & JENTRY_HAS_OFF != 0 { field } else { self.start + field };
-            let data_start = 4 + 4 * c.entries;
-            let slice = |from: usize| c.bytes.get(data_start + from..data_start + end).ok_or(Unreadable);
-            let item = match entry & JENTRY_TYPEMASK {
-                JENTRY_ISNULL => Item::Null,
-                JENTRY_ISBOOL_FALSE => Item::Bool(false),
-                JENTRY_ISBOOL_TRUE => Item::Bool(true),
-                JENTRY_ISSTRING => Item::String(slice(self.start)?),
-                // Numerics and containers start on a 4-byte boundary (the padding is theirs).
-                JENTRY_ISNUMERIC => Item::Numeric(slice(self.start.next_multiple_of(4))?),
-                JENTRY_ISCONTAINER => {
-                    let (container, flags) = Container::at(slice(self.start.next_multiple_of(4))?)?;
-                    if flags & JB_FOBJECT != 0 {
-                        Item::Object(container)
-                    } else {
-                        Item::Array(container)
-                    }
-                }
-                _ => return Err(Unreadable),
-            };
-            self.start = end;
-            Ok(item)
-        })();
-        self.next += 1;
+        let item = self.read();
+        // After an unreadable entry nothing more is read.
+        self.next = if item.is_ok() { self.next + 1 } else { self.container.entries };
         Some(item)
+    }
+}
+
+impl<'a> Items<'a> {
+    fn read(&mut self) -> Result<Item<'a>, Unreadable> {
+        let c = self.container;
+        let start = self.start?;
+        let entry = c.entry(self.next)?;
+        let field = (entry & JENTRY_OFFLENMASK) as usize;
+        let end = if entry & JENTRY_HAS_OFF != 0 { field } else { start.checked_add(field).ok_or(Unreadable)? };
+        let data_start = 4 + 4 * c.entries;
+        let slice = |from: usize| {
+            let from = data_start.checked_add(from).ok_or(Unreadable)?;
+            let to = data_start.checked_add(end).ok_or(Unreadable)?;
+            c.bytes.get(from..to).ok_or(Unreadable)
+        };
+        // Numerics and containers start on a 4-byte boundary (the padding is theirs).
+        let aligned = start.checked_next_multiple_of(4).ok_or(Unreadable);
+        let item = match entry & JENTRY_TYPEMASK {
+            JENTRY_ISNULL => Item::Null,
+            JENTRY_ISBOOL_FALSE => Item::Bool(false),
+            JENTRY_ISBOOL_TRUE => Item::Bool(true),
+            JENTRY_ISSTRING => Item::String(slice(start)?),
+            JENTRY_ISNUMERIC => Item::Numeric(slice(aligned?)?),
+            JENTRY_ISCONTAINER => {
+                let (container, flags) = Container::at(slice(aligned?)?)?;
+                if flags & JB_FOBJECT != 0 {
+                    Item::Object(container)
+                } else {
+                    Item::Array(container)
+                }
+            }
+            _ => return Err(Unreadable),
+        };
+        self.start = Ok(end);
+        Ok(item)
     }
 }
 
@@ -149,9 +158,9 @@ fn word(bytes: &[u8], at: usize) -> Result<u32, Unreadable> {
 
 /// The length of the text jsonb_out prints for `item` (JsonbToCString without indent:
 /// `{"key": value, ...}`, `[a, b]`, strings escaped by escape_json, numerics by
-/// numeric_out).
-pub fn text_length(item: Item<'_>, depth: usize) -> Result<usize, Unreadable> {
-    if depth > MAX_DEPTH {
+/// numeric_out). `containers` counts the containers around it.
+pub fn text_length(item: Item<'_>, containers: usize) -> Result<usize, Unreadable> {
+    if matches!(item, Item::Array(_) | Item::Object(_)) && containers >= MAX_NESTED_CONTAINERS {
         return Err(Unreadable);
     }
     Ok(match item {
@@ -162,7 +171,7 @@ pub fn text_length(item: Item<'_>, depth: usize) -> Result<usize, Unreadable> {
         Item::Array(c) => {
             let mut length = 2 + 2 * c.len().saturating_sub(1);
             for element in c.items(0) {
-                length += text_length(element?, depth + 1)?;
+                length += text_length(element?, containers + 1)?;
             }
             length
         }
@@ -170,7 +179,7 @@ pub fn text_length(item: Item<'_>, depth: usize) -> Result<usize, Unreadable> {
             // Each pair: key, ": ", value; pairs separated by ", ".
             let mut length = 2 + 2 * c.len().saturating_sub(1) + 2 * c.len();
             for value in c.items(0).take(c.len()).chain(c.items(c.len())) {
-                length += text_length(value?, depth + 1)?;
+                length += text_length(value?, containers + 1)?;
             }
             length
         }

@@ -3,7 +3,8 @@
 //! without round trips through text ([`arrays`], [`jsonb_text`]; jsonb written by
 //! [`jsonb_build`] and `jsonb_format`, read by [`jsonb_read`] and [`jsonb_de`]), the append's
 //! planner settings ([`planner_settings`]), and timestamps. Errors here are bugs or resource
-//! failures, never user input: they raise XX000 with context.
+//! failures (XX000 with context), but for jsonb's own refusals, raised as jsonb_in raises
+//! them (22P05 for a NUL character, 54000 for a value past jsonb's size limits).
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use pgrx::pg_sys::PgOid;
