@@ -12,16 +12,21 @@
 //!      read of the sequence, no statement: every append waits for it.
 //! 2. The smallest in-flight idx m: from the slots and the list of prepared appends, or from
 //!    a scan of the lock table.
-//! 3. Read C, the largest committed idx (no lock needed: see below).
+//! 3. Unless every idx <= L is durable already (below), read C, the largest committed idx
+//!    (no lock needed).
 //! 4. horizon = min(L, m - 1, C). Every transaction that allocated an idx <= horizon has
 //!    ended; its slot is emptied and its in-flight lock released only after its commit is
 //!    visible, so a snapshot taken now sees all its events.
 //!
-//! C bounds it because an allocation is durable only once a commit after it reached the
-//! WAL: the sequence logs its advance in a WAL record that a rollback does not flush, so a
-//! crash can repeat idx values that only rolled-back appends had taken. Every idx <= C is
-//! durable (C's commit flushed the record that allocated it), so after a crash the
-//! sequence continues above any cursor.
+//! C bounds it because an allocation is durable only once the WAL record that logged the
+//! sequence's advance is flushed, and a rollback does not flush it: a crash can repeat idx
+//! values that only rolled-back appends had taken. Every idx <= C is durable (C's commit
+//! flushed the record that allocated it), so after a crash the sequence continues above any
+//! cursor. C is not needed when the sequence page's LSN, read after L, is at or below the
+//! flushed WAL: that LSN is the record of the sequence's latest advance, which covers every
+//! value handed out before it (CACHE 1: nextval logs ahead before it returns a value), L
+//! included. Commits flush the WAL, so this is the usual case, and a poll then runs no
+//! statement for the horizon (the max(idx) probe was a third of a poll at the tail).
 //!
 //! Rolled-back appends release their lock and leave a hole nobody waits for; a
 //! transaction that never appended holds no in-flight lock: neither stalls followers.
@@ -67,14 +72,37 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
         }
     };
     let in_flight = in_flight.filter(|m| *m <= last_allocated);
-    let last_committed = run(client, &st.last_committed_idx, &[])
-        .first()
-        .get_one::<i64>()
-        .unwrap_or_else(|e| internal("reading the last committed idx", e))
-        .unwrap_or(0);
+    // After L was read: a record flushed now covers L.
+    let durable_bound = if allocations_are_durable(sequence) {
+        i64::MAX
+    } else {
+        run(client, &st.last_committed_idx, &[])
+            .first()
+            .get_one::<i64>()
+            .unwrap_or_else(|e| internal("reading the last committed idx", e))
+            .unwrap_or(0)
+    };
     match in_flight {
-        Some(m) => Horizon { idx: (m - 1).min(last_committed), in_flight: Some(m) },
-        None => Horizon { idx: last_allocated.min(last_committed), in_flight: None },
+        Some(m) => Horizon { idx: (m - 1).min(durable_bound), in_flight: Some(m) },
+        None => Horizon { idx: last_allocated.min(durable_bound), in_flight: None },
+    }
+}
+
+/// Whether the WAL record of the sequence's latest advance is flushed: its page's LSN is
+/// at or below the flushed WAL. Then every value it has handed out survives a crash.
+fn allocations_are_durable(sequence: pg_sys::Oid) -> bool {
+    // SAFETY: the sequence (one page, block 0) is opened under the AccessShareLock that
+    // pg_sequence_last_value took already; its page header is read under a share lock of
+    // the buffer (an 8-byte LSN is not read atomically everywhere).
+    unsafe {
+        let relation = pg_sys::relation_open(sequence, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let buffer = pg_sys::ReadBuffer(relation, 0);
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
+        let header = pg_sys::BufferGetPage(buffer).cast::<pg_sys::PageHeaderData>();
+        let lsn = (u64::from((*header).pd_lsn.xlogid) << 32) | u64::from((*header).pd_lsn.xrecoff);
+        pg_sys::UnlockReleaseBuffer(buffer);
+        pg_sys::relation_close(relation, pg_sys::NoLock as pg_sys::LOCKMODE);
+        lsn <= pg_sys::GetFlushRecPtr(std::ptr::null_mut())
     }
 }
 

@@ -144,8 +144,9 @@ async fn follower(dsn: String, filter: &'static str, writers_done: Arc<AtomicBoo
             let target = match final_idx {
                 Some(t) => t,
                 None => {
-                    // The last committed idx: a cursor does not move past trailing rolled-back
-                    // allocations (a crash could hand them out again, docs/no-loss-cursor.md).
+                    // The last committed idx: a cursor may stop below trailing rolled-back
+                    // allocations until their WAL is flushed (a crash could hand them out
+                    // again, docs/no-loss-cursor.md), and never stops below this.
                     let t: i64 = c.query_one("SELECT coalesce(max(idx), 0) FROM bel.events", &[]).await.unwrap().get(0);
                     final_idx = Some(t);
                     t
