@@ -23,10 +23,12 @@
 //! values that only rolled-back appends had taken. Every idx <= C is durable (C's commit
 //! flushed the record that allocated it), so after a crash the sequence continues above any
 //! cursor. C is not needed when the sequence page's LSN, read after L, is at or below the
-//! flushed WAL: that LSN is the record of the sequence's latest advance, which covers every
-//! value handed out before it (CACHE 1: nextval logs ahead before it returns a value), L
-//! included. Commits flush the WAL, so this is the usual case, and a poll then runs no
-//! statement for the horizon (the max(idx) probe was a third of a poll at the tail).
+//! flushed WAL: that LSN is at or after the record of the sequence's latest advance, which
+//! logged a value at or above every value handed out before it (nextval logs ahead before it
+//! returns a value), L included. Commits flush the WAL, so unless appends are between their
+//! allocation and their commit this is the usual case, and a poll then runs no statement for
+//! the horizon (the max(idx) probe was a third of a poll at the tail). With synchronous
+//! replication, or an unlogged sequence, C is always read (allocations_are_durable).
 //!
 //! Rolled-back appends release their lock and leave a hole nobody waits for; a
 //! transaction that never appended holds no in-flight lock: neither stalls followers.
@@ -88,21 +90,34 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     }
 }
 
-/// Whether the WAL record of the sequence's latest advance is flushed: its page's LSN is
-/// at or below the flushed WAL. Then every value it has handed out survives a crash.
+/// Whether the WAL record of the sequence's latest advance is durable: its page's LSN (that
+/// record's end, or later) is at or below the WAL this server has flushed. Then every value
+/// the sequence has handed out survives a crash. Not used, so that C is read instead:
+/// - with synchronous replication configured, where durable means on the synchronous
+///   standby too (a commit, and so C, is visible only once the standby has it; a local flush
+///   is not enough for a failover);
+/// - for a sequence that is not WAL-logged (an unlogged one restarts after a crash anyway).
 fn allocations_are_durable(sequence: pg_sys::Oid) -> bool {
-    // SAFETY: the sequence (one page, block 0) is opened under the AccessShareLock that
-    // pg_sequence_last_value took already; its page header is read under a share lock of
-    // the buffer (an 8-byte LSN is not read atomically everywhere).
+    // SAFETY: SyncRepStandbyNames is the synchronous_standby_names setting, a
+    // NUL-terminated string or NULL. The sequence (one page, block 0) is locked already by
+    // pg_sequence_last_value (RowExclusiveLock, to the transaction's end); its page LSN is
+    // read under a share lock of its buffer, which writers of the page lock exclusively.
     unsafe {
+        let names = pg_sys::SyncRepStandbyNames;
+        if !names.is_null() && *names != 0 {
+            return false;
+        }
         let relation = pg_sys::relation_open(sequence, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let buffer = pg_sys::ReadBuffer(relation, 0);
-        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
-        let header = pg_sys::BufferGetPage(buffer).cast::<pg_sys::PageHeaderData>();
-        let lsn = (u64::from((*header).pd_lsn.xlogid) << 32) | u64::from((*header).pd_lsn.xrecoff);
-        pg_sys::UnlockReleaseBuffer(buffer);
-        pg_sys::relation_close(relation, pg_sys::NoLock as pg_sys::LOCKMODE);
-        lsn <= pg_sys::GetFlushRecPtr(std::ptr::null_mut())
+        let logged = (*(*relation).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
+        let lsn = logged.then(|| {
+            let buffer = pg_sys::ReadBuffer(relation, 0);
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
+            let lsn = pg_sys::BufferGetLSNAtomic(buffer);
+            pg_sys::UnlockReleaseBuffer(buffer);
+            lsn
+        });
+        pg_sys::relation_close(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        lsn.is_some_and(|lsn| lsn <= pg_sys::GetFlushRecPtr(std::ptr::null_mut()))
     }
 }
 

@@ -195,6 +195,71 @@ async fn a_cursor_never_passes_an_allocation_a_crash_can_undo() {
     assert!(reissued > 0, "the crash never repeated an idx: the scenario was not exercised");
 }
 
+/// The other side of that bound: once the WAL record that allocated a rolled-back idx is
+/// flushed (here by a CHECKPOINT), no crash can hand the idx out again, so the horizon passes
+/// it without waiting for a commit above it (its `max(idx)` probe is skipped,
+/// docs/no-loss-cursor.md), and the append after the crash gets a new idx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
+    let cluster: &'static CrashCluster = Box::leak(Box::new(CrashCluster::from_env()));
+    tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
+    let dsn = fresh_db(cluster, "bel_crash_flushed").await;
+    let w = connect(&dsn).await;
+    w.batch_execute("BEGIN").await.unwrap();
+    let rolled_back = support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await.unwrap();
+    w.batch_execute("ROLLBACK").await.unwrap();
+    w.batch_execute("CHECKPOINT").await.unwrap();
+    let f = connect(&dsn).await;
+    let before = page(&f, 0, "{}", 10).await.unwrap();
+    assert!(before.events.is_empty());
+    assert_eq!(before.next_idx, rolled_back, "the cursor passes the flushed rolled-back allocation");
+    crash_and_restart(cluster, Crash::EveryProcess).await;
+
+    let w = connect(&dsn).await;
+    let committed = support::append(&w, &support::build_event("committed", "RECEIVED", &["p/2"])).await.unwrap();
+    assert!(committed > rolled_back, "a crash handed the flushed allocation {rolled_back} out again");
+    let f = connect(&dsn).await;
+    let after = page(&f, before.next_idx, "{}", 10).await.unwrap();
+    assert_eq!(after.events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![committed]);
+
+    // With synchronous replication configured a local flush is not enough (a failover to the
+    // synchronous standby could hand the idx out again): the horizon stays at the last commit.
+    // (Nothing here commits a write while it is set: such a commit would wait for the standby.)
+    let dsn = fresh_db(cluster, "bel_crash_sync_rep").await;
+    set_synchronous_standby_names(cluster, "no_such_standby").await;
+    let w = connect(&dsn).await;
+    let held = async {
+        w.batch_execute("BEGIN").await?;
+        let rolled_back = support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await?;
+        w.batch_execute("ROLLBACK; CHECKPOINT").await?;
+        Ok::<_, tokio_postgres::Error>((rolled_back, page(&connect(&dsn).await, 0, "{}", 10).await?))
+    }
+    .await;
+    set_synchronous_standby_names(cluster, "").await;
+    let (rolled_back, held) = held.unwrap();
+    assert_eq!(
+        held.next_idx, 0,
+        "with a synchronous standby configured, the flushed allocation {rolled_back} is passed"
+    );
+}
+
+/// Sets synchronous_standby_names for the cluster and waits until new sessions see it.
+async fn set_synchronous_standby_names(cluster: &CrashCluster, names: &str) {
+    let admin = connect(&cluster.dsn("postgres")).await;
+    admin.batch_execute(&format!("ALTER SYSTEM SET synchronous_standby_names = '{names}'")).await.unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = connect(&cluster.dsn("postgres")).await;
+        let shown: String = c.query_one("SHOW synchronous_standby_names", &[]).await.unwrap().get(0);
+        if shown == names {
+            return;
+        }
+        assert!(Instant::now() < deadline, "synchronous_standby_names is still {shown:?}, not {names:?}");
+        tokio::task::yield_now().await;
+    }
+}
+
 /// With bel preloaded (the crash step's cluster), readers learn of prepared appends from a list
 /// in shared memory, which a restart empties while the prepared transactions survive with
 /// their in-flight locks: the first reader after the restart copies those locks into the list.
