@@ -130,8 +130,6 @@ struct Staged {
     /// sorted and distinct, so concurrent appends insert shared keys in the same order.
     known_refs: BTreeSet<String>,
     changed: ChangedSet,
-    /// bel.events_idx_seq, looked up once per append.
-    idx_sequence: Option<pg_sys::Oid>,
 }
 
 impl Staged {
@@ -145,8 +143,7 @@ impl Staged {
         // After the retry check: a retry without a timestamp matches the stored one's.
         event::set_timestamp_if_absent(&mut e, now);
         prepare(state, &mut e)?;
-        let sequence = *self.idx_sequence.get_or_insert_with(crate::no_loss::sequence_oid);
-        let idx = allocate_idx(sequence);
+        let idx = allocate_idx(crate::no_loss::sequence_oid());
         apply(state, &e, idx).merge_into(&mut self.changed);
         add_row(&mut self.rows, idx, &e);
         if may_name_new_partitions(&e) {

@@ -6,14 +6,13 @@
 //! made as jsonb_in makes them from serde_json's text, and a NUL character is refused as
 //! jsonb_in refuses `\u0000`. Building the payload through `pushJsonbValue` cost 12.8k
 //! instructions per bulk event, `jsonb_in` of its text ~19k (callgrind, docs/benchmarks.md).
-use std::fmt;
 use std::ops::Range;
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{pg_sys, PgLogLevel, PgSqlErrorCode};
 use serde::ser::{self, Serialize};
 
-use super::jsonb_format::{jsonb_datum, Node};
+use super::jsonb_format::{jsonb_datum, Node, SerdeError};
 
 /// The jsonb datum of `value`, allocated in the current memory context.
 pub fn to_jsonb<T: Serialize>(value: &T) -> pg_sys::Datum {
@@ -27,23 +26,6 @@ pub fn to_jsonb<T: Serialize>(value: &T) -> pg_sys::Datum {
         crate::errors::internal("building jsonb", "the value is not an object or an array");
     };
     jsonb_datum(&tree.nodes, &tree.text, root)
-}
-
-#[derive(Debug)]
-pub struct BuildError(String);
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BuildError {}
-
-impl ser::Error for BuildError {
-    fn custom<M: fmt::Display>(msg: M) -> Self {
-        BuildError(msg.to_string())
-    }
 }
 
 /// A container being built: its elements so far, and for an object the key of the value
@@ -62,7 +44,7 @@ struct Tree {
     root: Option<usize>,
 }
 
-type Result<T = ()> = std::result::Result<T, BuildError>;
+type Result<T = ()> = std::result::Result<T, SerdeError>;
 
 /// Puts an object's pairs in jsonb's key order (uniqueifyJsonbObject): shorter keys first,
 /// then by bytes; of equal keys only the last given stays.
@@ -83,12 +65,12 @@ impl Tree {
         match self.open.last_mut() {
             Some(Open::Array(elements)) => elements.push(id),
             Some(Open::Object { pairs, key }) => {
-                let key = key.take().ok_or_else(|| BuildError("an object value without a key".into()))?;
+                let key = key.take().ok_or_else(|| SerdeError("an object value without a key".into()))?;
                 pairs.push((key, id));
             }
             None => match self.nodes[id] {
                 Node::Array(_) | Node::Object(_) => self.root = Some(id),
-                _ => return Err(BuildError("a scalar outside an object or array".into())),
+                _ => return Err(SerdeError("a scalar outside an object or array".into())),
             },
         }
         Ok(())
@@ -109,7 +91,7 @@ impl Tree {
                 sort_keys(&mut pairs, &self.text);
                 Node::Object(pairs)
             }
-            None => return Err(BuildError("an end without a beginning".into())),
+            None => return Err(SerdeError("an end without a beginning".into())),
         };
         self.add(node)
     }
@@ -121,7 +103,7 @@ impl Tree {
                 *next = Some(range);
                 Ok(())
             }
-            _ => Err(BuildError("a key outside an object".into())),
+            _ => Err(SerdeError("a key outside an object".into())),
         }
     }
 
@@ -147,13 +129,13 @@ impl Tree {
         if !finite {
             return self.add(Node::Null);
         }
-        let text = text.map_err(|e| BuildError(e.to_string()))?;
+        let text = text.map_err(|e| SerdeError(e.to_string()))?;
         self.number_text(&text)
     }
 
     /// A number from its JSON text (what jsonb_in does with it).
     fn number_text(&mut self, text: &str) -> Result {
-        let text = std::ffi::CString::new(text).map_err(|e| BuildError(e.to_string()))?;
+        let text = std::ffi::CString::new(text).map_err(|e| SerdeError(e.to_string()))?;
         // SAFETY: numeric_in parses valid numeric text (serde_json's number output).
         let datum = unsafe {
             pgrx::direct_function_call_as_datum(
@@ -165,14 +147,14 @@ impl Tree {
                 ],
             )
         };
-        let datum = datum.ok_or_else(|| BuildError("numeric_in returned NULL".into()))?;
+        let datum = datum.ok_or_else(|| SerdeError("numeric_in returned NULL".into()))?;
         self.add(Node::Numeric(datum))
     }
 }
 
 impl ser::Serializer for &mut Tree {
     type Ok = ();
-    type Error = BuildError;
+    type Error = SerdeError;
     type SerializeSeq = Self;
     type SerializeTuple = Self;
     type SerializeTupleStruct = Self;
@@ -303,7 +285,7 @@ macro_rules! container {
     ($trait:ident, keyed, ends = $ends:literal) => {
         impl ser::$trait for &mut Tree {
             type Ok = ();
-            type Error = BuildError;
+            type Error = SerdeError;
             fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
                 self.key(key)?;
                 value.serialize(&mut **self)
@@ -316,7 +298,7 @@ macro_rules! container {
     ($trait:ident, $method:ident, ends = $ends:literal) => {
         impl ser::$trait for &mut Tree {
             type Ok = ();
-            type Error = BuildError;
+            type Error = SerdeError;
             fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
                 value.serialize(&mut **self)
             }
@@ -336,15 +318,15 @@ container!(SerializeStructVariant, keyed, ends = 2);
 
 impl ser::SerializeMap for &mut Tree {
     type Ok = ();
-    type Error = BuildError;
+    type Error = SerdeError;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result {
         // serde_json's map keys: strings, and numbers and bools written as strings.
-        let key = serde_json::to_value(key).map_err(|e| BuildError(e.to_string()))?;
+        let key = serde_json::to_value(key).map_err(|e| SerdeError(e.to_string()))?;
         match key {
             serde_json::Value::String(s) => self.key(&s),
             serde_json::Value::Number(n) => self.key(&n.to_string()),
             serde_json::Value::Bool(b) => self.key(if b { "true" } else { "false" }),
-            _ => Err(BuildError("a map key that is not a string".into())),
+            _ => Err(SerdeError("a map key that is not a string".into())),
         }
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {

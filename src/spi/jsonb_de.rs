@@ -4,31 +4,15 @@
 //! parses their text, null as unit (none for an Option), arrays as sequences, objects as
 //! maps in jsonb's key order. Its errors carry no position; callers that report errors take
 //! the text path for the message.
-use std::fmt;
-
 use serde::de::{self, DeserializeSeed, Visitor};
 
+use super::jsonb_format::SerdeError;
 use super::jsonb_read::{numeric_text, Item, Items, MAX_NESTED_CONTAINERS};
 
-#[derive(Debug)]
-pub struct Error(String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl de::Error for Error {
-    fn custom<M: fmt::Display>(msg: M) -> Self {
-        Error(msg.to_string())
-    }
-}
+type Error = SerdeError;
 
 fn unreadable() -> Error {
-    Error("unreadable jsonb".to_owned())
+    SerdeError("unreadable jsonb".to_owned())
 }
 
 pub struct Deserializer<'a> {
@@ -45,7 +29,7 @@ impl<'a> Deserializer<'a> {
     /// The depth of this container's elements.
     fn inner_depth(&self) -> Result<usize, Error> {
         if self.depth >= MAX_NESTED_CONTAINERS {
-            return Err(Error("recursion limit exceeded".to_owned()));
+            return Err(SerdeError("recursion limit exceeded".to_owned()));
         }
         Ok(self.depth + 1)
     }
@@ -102,7 +86,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'de> {
         _: &'static [&'static str],
         _: V,
     ) -> Result<V::Value, Error> {
-        Err(Error("enums are read from the text".to_owned()))
+        Err(SerdeError("enums are read from the text".to_owned()))
     }
 
     serde::forward_to_deserialize_any! {

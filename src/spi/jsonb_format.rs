@@ -26,6 +26,31 @@ pub(super) const JB_FARRAY: u32 = 0x4000_0000;
 pub(super) const JB_FSCALAR: u32 = 0x1000_0000;
 pub(super) const VARHDRSZ: usize = 4;
 
+/// An error of serde's traits over jsonb (building a tree, reading a value): its message.
+/// Callers raise it as an internal error or take the text path; it never reaches a user.
+#[derive(Debug)]
+pub struct SerdeError(pub String);
+
+impl std::fmt::Display for SerdeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SerdeError {}
+
+impl serde::ser::Error for SerdeError {
+    fn custom<M: std::fmt::Display>(msg: M) -> Self {
+        SerdeError(msg.to_string())
+    }
+}
+
+impl serde::de::Error for SerdeError {
+    fn custom<M: std::fmt::Display>(msg: M) -> Self {
+        SerdeError(msg.to_string())
+    }
+}
+
 /// A JSON value, its strings held in the tree's `text` (byte ranges).
 pub enum Node {
     Null,
@@ -195,13 +220,7 @@ fn too_large(kind: Kind) -> ! {
         Kind::Array => "array elements",
         Kind::Object => "object elements",
     };
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        format!("total size of jsonb {what} exceeds the maximum of {JENTRY_OFFLENMASK} bytes"),
-        "bel",
-    )
-    .report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
+    limit_exceeded(format!("total size of jsonb {what} exceeds the maximum of {JENTRY_OFFLENMASK} bytes"))
 }
 
 /// jsonb's limit on a container's elements (its header's count field).
@@ -210,11 +229,10 @@ fn too_many(kind: Kind) -> ! {
         Kind::Array => "array elements",
         Kind::Object => "object pairs",
     };
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-        format!("number of jsonb {what} exceeds the maximum allowed ({JB_CMASK})"),
-        "bel",
-    )
-    .report(PgLogLevel::ERROR);
+    limit_exceeded(format!("number of jsonb {what} exceeds the maximum allowed ({JB_CMASK})"))
+}
+
+fn limit_exceeded(message: String) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED, message, "bel").report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }

@@ -159,11 +159,7 @@ async fn a_cursor_never_passes_an_allocation_a_crash_can_undo() {
     while attempts < 6 && reissued < 2 {
         attempts += 1;
         let dsn = fresh_db(cluster, "bel_crash_horizon").await;
-        let w = connect(&dsn).await;
-        w.batch_execute("BEGIN").await.unwrap();
-        let rolled_back =
-            support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await.unwrap();
-        w.batch_execute("ROLLBACK").await.unwrap();
+        let rolled_back = rolled_back_append(&connect(&dsn).await).await.unwrap();
         let f = connect(&dsn).await;
         let before = page(&f, 0, "{}", 10).await.unwrap();
         assert!(before.events.is_empty());
@@ -205,9 +201,7 @@ async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
     tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
     let dsn = fresh_db(cluster, "bel_crash_flushed").await;
     let w = connect(&dsn).await;
-    w.batch_execute("BEGIN").await.unwrap();
-    let rolled_back = support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await.unwrap();
-    w.batch_execute("ROLLBACK").await.unwrap();
+    let rolled_back = rolled_back_append(&w).await.unwrap();
     w.batch_execute("CHECKPOINT").await.unwrap();
     let f = connect(&dsn).await;
     let before = page(&f, 0, "{}", 10).await.unwrap();
@@ -229,9 +223,8 @@ async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
     set_synchronous_standby_names(cluster, "no_such_standby").await;
     let w = connect(&dsn).await;
     let held = async {
-        w.batch_execute("BEGIN").await?;
-        let rolled_back = support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await?;
-        w.batch_execute("ROLLBACK; CHECKPOINT").await?;
+        let rolled_back = rolled_back_append(&w).await?;
+        w.batch_execute("CHECKPOINT").await?;
         Ok::<_, tokio_postgres::Error>((rolled_back, page(&connect(&dsn).await, 0, "{}", 10).await?))
     }
     .await;
@@ -241,6 +234,14 @@ async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
         held.next_idx, 0,
         "with a synchronous standby configured, the flushed allocation {rolled_back} is passed"
     );
+}
+
+/// Appends a build request in a transaction that rolls back; returns the idx it had.
+async fn rolled_back_append(w: &tokio_postgres::Client) -> Result<i64, tokio_postgres::Error> {
+    w.batch_execute("BEGIN").await?;
+    let idx = support::append(w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await?;
+    w.batch_execute("ROLLBACK").await?;
+    Ok(idx)
 }
 
 /// Sets synchronous_standby_names for the cluster and waits until new sessions see it.
