@@ -15,7 +15,7 @@ use self::idx_set::IdxSet;
 use crate::append::{append, MAX_BATCH_EVENTS};
 use crate::errors::OrRaise;
 use crate::event_input;
-use crate::read::{read_page, read_page_json, Below, EventRow};
+use crate::read::{event_columns, read_page, read_page_json, Below, EventColumns, EventRow};
 use crate::spi::jsonb_text::JsonbValue;
 use crate::spi::to_timestamptz;
 use crate::standby::{self, Lsn};
@@ -103,8 +103,18 @@ fn list_events(
     ),
 > {
     let page = read_page(since_idx, &filter_from_jsonb(filter), limit, Below::OwnHorizon);
-    TableIterator::new(page.rows.into_iter().map(|r: EventRow| {
-        (r.idx, r.event, r.event_type, r.build_request_id, r.partition_ref, r.job_run_id, r.job_label, r.created_at)
+    let columns = event_columns(&page.rows);
+    TableIterator::new(page.rows.into_iter().zip(columns).map(|(r, c): (EventRow, EventColumns)| {
+        (
+            r.idx,
+            r.event_json(),
+            c.event_type,
+            c.build_request_id,
+            c.partition_ref,
+            c.job_run_id,
+            c.job_label,
+            c.created_at,
+        )
     }))
 }
 

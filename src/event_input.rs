@@ -41,6 +41,14 @@ pub(crate) fn batch_in_place(value: &JsonbValue, max_events: usize) -> Option<Ve
     }
 }
 
+/// An event as the log stores it (its idx left out), decoded in place; from its text if that
+/// fails, which it does not for a payload bel wrote; an empty event if neither decodes.
+pub fn stored(payload: &JsonbValue) -> BuildEvent {
+    let in_place =
+        jsonb_read::root(payload.bytes()).ok().and_then(|item| BuildEvent::deserialize(Deserializer::new(item)).ok());
+    in_place.unwrap_or_else(|| serde_json::from_str(&payload.text()).unwrap_or_default())
+}
+
 /// The event `item` holds, if it is within the size limit and decodes.
 pub(crate) fn decode(item: Item<'_>) -> Option<BuildEvent> {
     let size = jsonb_read::text_length(item, 0).ok()?;

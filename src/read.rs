@@ -1,6 +1,5 @@
 //! The read path: one page of events after a cursor, matching a filter, never above the
 //! no-loss horizon, answered from indexes.
-use bel_core::event;
 use bel_core::filter::CompiledFilter;
 use bel_core::pb::{BuildEvent, EventPage};
 use bel_core::{ErrorClass, Rejection};
@@ -11,6 +10,7 @@ use pgrx::spi::{SpiClient, SpiHeapTupleData};
 use crate::errors::raise;
 use crate::no_loss::{horizon, Horizon};
 use crate::spi::arrays::SqlArray;
+use crate::spi::jsonb_page::{self, PageEnd};
 use crate::spi::jsonb_text::JsonbValue;
 use crate::spi::statements::{statements, Statements};
 use crate::spi::{get, run};
@@ -21,32 +21,22 @@ pub const MAX_LIMIT: i32 = 10_000;
 /// One stored event as read.
 pub struct EventRow {
     pub idx: i64,
-    /// The event with its idx, in proto3 JSON.
-    pub event: JsonbValue,
-    pub event_type: String,
-    pub build_request_id: Option<String>,
-    pub partition_ref: Option<String>,
-    pub job_run_id: Option<String>,
-    pub job_label: Option<String>,
-    pub created_at: Option<TimestampWithTimeZone>,
+    /// The event as stored: proto3 JSON without its idx.
+    pub payload: JsonbValue,
 }
 
 impl EventRow {
     fn from_row(row: &SpiHeapTupleData<'_>) -> Option<Self> {
-        Some(EventRow {
-            idx: get(row, 1)?,
-            event: get(row, 2)?,
-            event_type: get(row, 3).unwrap_or_default(),
-            build_request_id: get(row, 4),
-            partition_ref: get(row, 5),
-            job_run_id: get(row, 6),
-            job_label: get(row, 7),
-            created_at: get(row, 8),
-        })
+        Some(EventRow { idx: get(row, 1)?, payload: get(row, 2)? })
     }
 
     pub fn event(&self) -> BuildEvent {
-        event::from_json(&self.event.text()).unwrap_or_default()
+        BuildEvent { idx: self.idx, ..crate::event_input::stored(&self.payload) }
+    }
+
+    /// The event with its idx, in proto3 JSON.
+    pub fn event_json(&self) -> JsonbValue {
+        jsonb_page::event_with_idx(self.idx, &self.payload)
     }
 }
 
@@ -68,34 +58,52 @@ impl Page {
         }
     }
 
-    /// The EventPage in proto3 JSON (events, nextIdx, hasMore, inFlightIdx), assembled from
-    /// the events' jsonb as read: a follower's page is mostly events, and printing and
-    /// re-parsing each would cost more than the rest of the read.
-    fn to_json(&self, client: &SpiClient<'_>, st: &Statements) -> JsonbValue {
-        if self.rows.is_empty() {
-            // A follower at the tail asks for this page most often: no statement for it.
-            let page = serde_json::json!({
-                "events": [],
-                "nextIdx": self.next_idx.to_string(),
-                "hasMore": self.has_more,
-                "inFlightIdx": self.in_flight_idx.to_string(),
-            });
-            return JsonbValue::parse(page.to_string());
-        }
-        let events: Vec<&JsonbValue> = self.rows.iter().map(|r| &r.event).collect();
-        let args = [
-            events.sql_array(),
-            self.next_idx.to_string().into(),
-            self.has_more.into(),
-            self.in_flight_idx.to_string().into(),
-        ];
-        run(client, &st.page_json, &args)
-            .first()
-            .get_one::<JsonbValue>()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| crate::errors::internal("building a page", "no result"))
+    /// The EventPage in proto3 JSON (events, nextIdx, hasMore, inFlightIdx), written from
+    /// the stored events' jsonb (`spi::jsonb_page`), none of them printed or parsed.
+    fn to_json(&self) -> JsonbValue {
+        let end = PageEnd { next_idx: self.next_idx, has_more: self.has_more, in_flight_idx: self.in_flight_idx };
+        jsonb_page::page(self.rows.iter().map(|r| (r.idx, &r.payload)), end)
     }
+}
+
+/// The columns `bel.list_events` returns beside an event, as stored.
+pub struct EventColumns {
+    pub event_type: String,
+    pub build_request_id: Option<String>,
+    pub partition_ref: Option<String>,
+    pub job_run_id: Option<String>,
+    pub job_label: Option<String>,
+    pub created_at: Option<TimestampWithTimeZone>,
+}
+
+/// The stored columns of `rows`' events, in the same order. Pages read only idx and payload
+/// (a follower needs no more); these rows are committed and never change, so a second
+/// statement finds them as the first did.
+pub fn event_columns(rows: &[EventRow]) -> Vec<EventColumns> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let idx: Vec<i64> = rows.iter().map(|r| r.idx).collect();
+    Spi::connect(|client| {
+        let st = statements(client);
+        let found: Vec<(i64, EventColumns)> = run(client, &st.event_columns, &[idx.sql_array()])
+            .filter_map(|row| {
+                let columns = EventColumns {
+                    event_type: get(&row, 2).unwrap_or_default(),
+                    build_request_id: get(&row, 3),
+                    partition_ref: get(&row, 4),
+                    job_run_id: get(&row, 5),
+                    job_label: get(&row, 6),
+                    created_at: get(&row, 7),
+                };
+                Some((get(&row, 1)?, columns))
+            })
+            .collect();
+        if found.len() != rows.len() || found.iter().zip(rows).any(|((idx, _), row)| *idx != row.idx) {
+            crate::errors::internal("reading the columns of listed events", "an event read a moment ago is gone");
+        }
+        found.into_iter().map(|(_, columns)| columns).collect()
+    })
 }
 
 /// Where candidate events come from: the idx range itself (empty filter) or an index.
@@ -138,15 +146,7 @@ pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Bel
 
 /// [`read_page`] as an EventPage in proto3 JSON.
 pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> JsonbValue {
-    read(since_idx, limit, below, |client, st, h| {
-        if field_count(filter) == 0 && since_idx < h.idx {
-            // Most followers' page: one statement reads and assembles it, instead of the events
-            // passing through this backend's memory twice.
-            range_page_json(client, st, since_idx, limit, h)
-        } else {
-            page_below(client, st, since_idx, filter, limit, h).to_json(client, st)
-        }
-    })
+    read_page(since_idx, filter, limit, below).to_json()
 }
 
 /// Computes the horizon and reads below it with `read_below`, in one SPI connection.
@@ -165,16 +165,6 @@ fn read<R>(
         };
         read_below(client, st, h)
     })
-}
-
-fn range_page_json(client: &SpiClient<'_>, st: &Statements, since_idx: i64, limit: i32, h: Horizon) -> JsonbValue {
-    let in_flight = h.in_flight.unwrap_or(0).to_string();
-    run(client, &st.range_page_json, &[since_idx.into(), h.idx.into(), limit.into(), in_flight.into()])
-        .first()
-        .get_one::<JsonbValue>()
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| crate::errors::internal("reading a page", "no result"))
 }
 
 fn page_below(

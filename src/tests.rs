@@ -195,54 +195,123 @@ mod tests {
         assert!(!page.has_more);
     }
 
-    /// Unfiltered JSON pages are read by one statement of their own (read.rs): the same pages
-    /// as the general reader gives the protobuf twin, at every cursor and limit around holes,
-    /// page ends and the log's end.
+    /// How pages were built by SQL before read.rs wrote them from the stored payloads
+    /// (spi::jsonb_page): the reference their bytes are compared with. An unfiltered page:
+    /// $1 since_idx, $2 the horizon, $3 limit, $4 the in-flight idx.
+    const PAGE_BUILT_BY_SQL: &str = "SELECT jsonb_build_object(
+         'events', coalesce(jsonb_agg(jsonb_build_object('idx', e.idx::text) || e.payload ORDER BY e.idx)
+                            FILTER (WHERE e.n <= $3), '[]'::jsonb),
+         'nextIdx', (CASE WHEN count(*) > $3 THEN coalesce(max(e.idx) FILTER (WHERE e.n <= $3), $1)
+                          ELSE $2 END)::text,
+         'hasMore', count(*) > $3,
+         'inFlightIdx', CASE WHEN count(*) > $3 THEN '0' ELSE $4 END)
+     FROM (SELECT x.idx, x.payload, row_number() OVER (ORDER BY x.idx) AS n FROM bel.events x
+           WHERE x.idx > $1 AND x.idx <= $2 ORDER BY x.idx LIMIT $3 + 1) e";
+
+    /// JSON pages are, byte for byte, the pages SQL built with jsonb_build_object, `||` and
+    /// jsonb_agg, at every cursor and limit around holes, page ends, the log's end and a
+    /// horizon below it held by an append in flight; and they are the protobuf twin's pages,
+    /// whose events are decoded in place.
     #[pg_test]
-    fn unfiltered_json_pages_equal_the_general_reader() {
+    fn json_pages_are_the_bytes_sql_built() {
+        use crate::no_loss::Horizon;
+        use crate::read::{read_page, read_page_json, Below};
+        use crate::spi::jsonb_text::JsonbValue;
         use bel_core::pb;
         let first = full_build("u1", "data/u/1", "ju1") - 12;
         // Idx values taken and never used: holes the pages must pass.
         Spi::run("select nextval('bel.events_idx_seq') from generate_series(1, 3)").unwrap();
-        let last = full_build("u2", "data/u/2", "ju2");
-        let no_filter = prost::Message::encode_to_vec(&pb::EventFilter::default());
-        let mut full_pages = 0;
-        for since in [first, first + 1, first + 11, first + 12, first + 13, first + 14, last - 1, last] {
-            for limit in [0, 1, 5, 12, 13, 100] {
-                let json = Spi::get_one_with_args::<pgrx::JsonB>(
-                    "select bel.list_events_page($1, '{}'::jsonb, $2)",
-                    &[since.into(), limit.into()],
-                )
-                .unwrap()
-                .unwrap()
-                .0;
-                let bytes = Spi::get_one_with_args::<Vec<u8>>(
-                    "select bel.list_events_page($1, $2::bytea, $3)",
-                    &[since.into(), no_filter.clone().into(), limit.into()],
-                )
-                .unwrap()
-                .unwrap();
-                let expected: pb::EventPage = prost::Message::decode(bytes.as_slice()).unwrap();
-                let got: pb::EventPage = serde_json::from_value(json.clone()).unwrap();
-                assert_eq!(got, expected, "since {since}, limit {limit}: {json}");
-                full_pages += usize::from(expected.has_more);
+        full_build("u2", "data/u/2", "ju2");
+        let last = count("select last_value from bel.events_idx_seq");
+        let filter = bel_core::filter::CompiledFilter::new(&pb::EventFilter::default()).unwrap();
+        let (mut full, mut compared) = (0, 0);
+        for h in [Horizon { idx: last, in_flight: None }, Horizon { idx: last - 5, in_flight: Some(last - 4) }] {
+            for since in [first, first + 1, first + 11, first + 12, first + 13, first + 14, h.idx - 7, h.idx - 1] {
+                for limit in [0, 1, 5, 12, 13, 100] {
+                    let below = Below::Replayed(h);
+                    let page = read_page_json(since, &filter, limit, below);
+                    let in_flight = h.in_flight.unwrap_or(0).to_string();
+                    let by_sql = Spi::get_one_with_args::<JsonbValue>(
+                        PAGE_BUILT_BY_SQL,
+                        &[since.into(), h.idx.into(), limit.into(), in_flight.into()],
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let text = page.text();
+                    assert!(
+                        page.bytes() == by_sql.bytes(),
+                        "{h:?}, since {since}, limit {limit}: {text}\nSQL: {}",
+                        by_sql.text()
+                    );
+                    let got: pb::EventPage = serde_json::from_str(&text).unwrap();
+                    let proto = read_page(since, &filter, limit, below).to_proto();
+                    assert_eq!(got, proto, "{h:?}, since {since}, limit {limit}: {text}");
+                    assert!(got.events.iter().all(|e| e.idx <= h.idx && e.payload.is_some()), "{text}");
+                    full += usize::from(got.has_more);
+                    compared += got.events.len();
+                }
             }
         }
-        assert!(full_pages > 0, "some pages were full");
+        assert!(full > 0 && compared > 100, "{full} full pages, {compared} events");
+        // At or past the horizon: an empty page, the cursor unchanged.
+        let h = Horizon { idx: last, in_flight: Some(last + 1) };
+        let page = read_page_json(last, &filter, 10, Below::Replayed(h)).text();
+        let empty: serde_json::Value = serde_json::from_str(&page).unwrap();
+        assert_eq!(
+            empty,
+            serde_json::json!({"events": [], "nextIdx": last.to_string(), "hasMore": false, "inFlightIdx": (last + 1).to_string()})
+        );
+    }
 
-        // Below a horizon under the log's end, held by an append in flight (as a standby
-        // follower reads, or a follower while a writer is open): events above it stay out.
-        let h = crate::no_loss::Horizon { idx: last - 5, in_flight: Some(last - 4) };
-        let filter = bel_core::filter::CompiledFilter::new(&pb::EventFilter::default()).unwrap();
-        for since in [first, first + 5, last - 7, last - 6, last - 5, last] {
-            for limit in [0, 1, 5, 100] {
-                let below = crate::read::Below::Replayed(h);
-                let json = crate::read::read_page_json(since, &filter, limit, below).text();
-                let got: pb::EventPage = serde_json::from_str(&json).unwrap();
-                let expected = crate::read::read_page(since, &filter, limit, below).to_proto();
-                assert_eq!(got, expected, "below {h:?}, since {since}, limit {limit}: {json}");
-                assert!(got.events.iter().all(|e| e.idx <= h.idx), "{json}");
-            }
+    /// An event with its idx, as list_events returns it, is byte for byte
+    /// `jsonb_build_object('idx', idx::text) || payload`, for the log's events and for every
+    /// shape of object: keys that sort before, around and after "idx" (by length, then
+    /// bytes), an "idx" of its own (kept, as `||` keeps it), more than 32 keys (JEntries that
+    /// store offsets), numerics and containers after odd-length strings (padding), nesting.
+    #[pg_test]
+    fn events_with_their_idx_are_the_bytes_sql_makes() {
+        use crate::spi::jsonb_text::JsonbValue;
+        full_build("w1", "data/w/1", "jw1");
+        let log = Spi::connect(|c| {
+            c.select(
+                "select idx, payload, jsonb_build_object('idx', idx::text) || payload from bel.events order by idx",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| {
+                (
+                    r.get::<i64>(1).unwrap().unwrap(),
+                    r.get::<JsonbValue>(2).unwrap().unwrap(),
+                    r.get::<JsonbValue>(3).unwrap().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+        });
+        assert!(log.len() >= 12);
+        let wide: String =
+            (0..40).map(|i| format!(r#""k{i}{}": {i}"#, "x".repeat(i % 5))).collect::<Vec<_>>().join(", ");
+        let objects = [
+            "{}".to_owned(),
+            r#"{"a": 1}"#.to_owned(),
+            r#"{"id": "x", "ida": 2.50, "idy": [1, "odd", {"n": -1e20}], "abcd": {"x": "yz"}, "i": null}"#.to_owned(),
+            r#"{"idx": "its own", "zzz": true, "zzzz": false}"#.to_owned(),
+            r#"{"aaaa": "odd", "bbbb": 12345678901234567890123, "cccc": "o", "dddd": [[["é ✓ 😀"]]], "eeee": {}}"#
+                .to_owned(),
+            format!("{{{wide}}}"),
+        ];
+        let synthetic = objects.iter().enumerate().map(|(i, json)| {
+            let idx = [1, 7, 42, 1234567890123, i64::MAX, 0][i];
+            let row = Spi::get_two_with_args::<JsonbValue, JsonbValue>(
+                "select $1::jsonb, jsonb_build_object('idx', $2::text) || $1::jsonb",
+                &[json.as_str().into(), idx.into()],
+            )
+            .unwrap();
+            (idx, row.0.unwrap(), row.1.unwrap())
+        });
+        for (idx, payload, by_sql) in log.into_iter().chain(synthetic) {
+            let written = crate::spi::jsonb_page::event_with_idx(idx, &payload);
+            assert!(written.bytes() == by_sql.bytes(), "idx {idx}: {} vs SQL {}", written.text(), by_sql.text());
         }
     }
 

@@ -7,8 +7,6 @@ use std::ffi::c_char;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::{pg_sys, IntoDatum};
 
-use super::jsonb_text::JsonbValue;
-
 use crate::errors::internal;
 
 /// An element type: its oid, its array type's oid, and its storage (pg_type typlen,
@@ -23,8 +21,6 @@ struct Element {
 
 const TEXT: Element =
     Element { oid: pg_sys::TEXTOID, array_oid: pg_sys::TEXTARRAYOID, len: -1, by_value: false, align: b'i' };
-const JSONB: Element =
-    Element { oid: pg_sys::JSONBOID, array_oid: pg_sys::JSONBARRAYOID, len: -1, by_value: false, align: b'i' };
 const INT4: Element =
     Element { oid: pg_sys::INT4OID, array_oid: pg_sys::INT4ARRAYOID, len: 4, by_value: true, align: b'i' };
 // int8 and timestamptz are passed by value on 64-bit builds (FLOAT8PASSBYVAL), the only
@@ -80,12 +76,6 @@ impl SqlArray for Vec<String> {
 impl SqlArray for Vec<Option<String>> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.iter().map(|s| s.as_deref().and_then(IntoDatum::into_datum)).collect(), &TEXT)
-    }
-}
-
-impl SqlArray for Vec<&JsonbValue> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(JsonbValue::to_datum).collect(), &JSONB)
     }
 }
 

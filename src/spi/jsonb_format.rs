@@ -68,34 +68,20 @@ pub enum Node {
 /// The jsonb datum of the tree whose root is `root` (an array or an object), allocated in
 /// the current memory context.
 pub fn jsonb_datum(nodes: &[Node], text: &[u8], root: usize) -> pg_sys::Datum {
-    let mut writer = Writer { nodes, text, buffer: Vec::with_capacity(VARHDRSZ + 16 * nodes.len() + text.len()) };
-    writer.buffer.resize(VARHDRSZ, 0);
+    let mut writer = Writer { nodes, text, out: Buffer::with_capacity(16 * nodes.len() + text.len()) };
     let (_, length) = writer.value(root);
-    if length > JENTRY_OFFLENMASK as usize {
-        too_large(if matches!(nodes[root], Node::Object(_)) { Kind::Object } else { Kind::Array });
-    }
-    let bytes = writer.buffer;
-    // At most JENTRY_OFFLENMASK (checked above) and the header.
-    let size = i32::try_from(bytes.len()).unwrap_or_else(|e| crate::errors::internal("building jsonb", e));
-    // SAFETY: palloc returns bytes.len() bytes, filled from the buffer, whose first 4
-    // bytes (reserved) become the varlena header of the total size.
-    unsafe {
-        let datum = pg_sys::palloc(bytes.len()).cast::<u8>();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), datum, bytes.len());
-        pgrx::set_varsize_4b(datum.cast(), size);
-        pg_sys::Datum::from(datum)
-    }
+    writer.out.into_datum(length, if matches!(nodes[root], Node::Object(_)) { Kind::Object } else { Kind::Array })
 }
 
 struct Writer<'t> {
     nodes: &'t [Node],
     text: &'t [u8],
-    buffer: Vec<u8>,
+    out: Buffer,
 }
 
 /// The kind of a container, as jsonb's size errors name it.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     Array,
     Object,
 }
@@ -108,99 +94,152 @@ impl Writer<'_> {
             Node::Null => (JENTRY_ISNULL, 0),
             Node::Bool(false) => (JENTRY_ISBOOL_FALSE, 0),
             Node::Bool(true) => (JENTRY_ISBOOL_TRUE, 0),
-            Node::String(range) => (JENTRY_ISSTRING, self.string(range.clone())),
-            Node::Numeric(numeric) => (JENTRY_ISNUMERIC, self.numeric(*numeric)),
+            Node::String(range) => (JENTRY_ISSTRING, self.out.string(&self.text[range.clone()])),
+            Node::Numeric(numeric) => {
+                // SAFETY: a numeric is a plain varlena, made by the tree's builder and not toasted.
+                let bytes = unsafe {
+                    let ptr = numeric.cast_mut_ptr::<pg_sys::varlena>();
+                    std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr))
+                };
+                (JENTRY_ISNUMERIC, self.out.numeric(bytes))
+            }
             Node::Array(elements) => {
-                let start = self.container_header(elements.len(), Kind::Array);
-                let entries = self.reserve_entries(elements.len());
-                let mut ends = Ends { total: 0, kind: Kind::Array };
+                let (start, entries) = self.out.container(elements.len(), Kind::Array);
+                let mut ends = Ends::new(Kind::Array);
                 for (i, &element) in elements.iter().enumerate() {
                     let (kind, length) = self.value(element);
-                    self.set_entry(entries, i, ends.entry(i, kind, length));
+                    self.out.set_entry(entries, i, ends.entry(i, kind, length));
                 }
-                (JENTRY_ISCONTAINER, self.buffer.len() - start)
+                (JENTRY_ISCONTAINER, self.out.len() - start)
             }
             Node::Object(pairs) => {
                 let count = pairs.len();
-                let start = self.container_header(count, Kind::Object);
-                let entries = self.reserve_entries(count * 2);
-                let mut ends = Ends { total: 0, kind: Kind::Object };
+                let (start, entries) = self.out.container(count, Kind::Object);
+                let mut ends = Ends::new(Kind::Object);
                 for (i, (key, _)) in pairs.iter().enumerate() {
-                    let length = self.string(key.clone());
-                    self.set_entry(entries, i, ends.entry(i, JENTRY_ISSTRING, length));
+                    let length = self.out.string(&self.text[key.clone()]);
+                    self.out.set_entry(entries, i, ends.entry(i, JENTRY_ISSTRING, length));
                 }
                 for (i, &(_, value)) in pairs.iter().enumerate() {
                     let (kind, length) = self.value(value);
-                    self.set_entry(entries, count + i, ends.entry(count + i, kind, length));
+                    self.out.set_entry(entries, count + i, ends.entry(count + i, kind, length));
                 }
-                (JENTRY_ISCONTAINER, self.buffer.len() - start)
+                (JENTRY_ISCONTAINER, self.out.len() - start)
             }
         }
     }
+}
 
-    /// Pads to a 4-byte boundary and writes a container's header word; returns where the
-    /// container's data (its padding included) starts.
-    fn container_header(&mut self, count: usize, kind: Kind) -> usize {
-        let start = self.buffer.len();
+/// A jsonb varlena being written: its bytes, the 4-byte header reserved first.
+pub(super) struct Buffer {
+    bytes: Vec<u8>,
+}
+
+impl Buffer {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(VARHDRSZ + capacity);
+        bytes.resize(VARHDRSZ, 0);
+        Buffer { bytes }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Pads to a 4-byte boundary, writes a container's header word and reserves its
+    /// JEntries (two per pair of an object); returns where the container's data (its
+    /// padding included) starts and where its first JEntry is.
+    pub(super) fn container(&mut self, count: usize, kind: Kind) -> (usize, usize) {
+        let start = self.bytes.len();
         self.pad_to_int();
         let Some(count) = u32::try_from(count).ok().filter(|c| *c <= JB_CMASK) else {
             too_many(kind);
         };
-        let flag = match kind {
-            Kind::Array => JB_FARRAY,
-            Kind::Object => JB_FOBJECT,
+        let (flag, entries) = match kind {
+            Kind::Array => (JB_FARRAY, count as usize),
+            Kind::Object => (JB_FOBJECT, 2 * count as usize),
         };
-        self.buffer.extend_from_slice(&(count | flag).to_ne_bytes());
-        start
+        self.bytes.extend_from_slice(&(count | flag).to_ne_bytes());
+        let at = self.bytes.len();
+        self.bytes.resize(at + entries * 4, 0);
+        (start, at)
     }
 
-    /// Reserves `count` JEntries; returns where the first is.
-    fn reserve_entries(&mut self, count: usize) -> usize {
-        let at = self.buffer.len();
-        self.buffer.resize(at + count * 4, 0);
-        at
-    }
-
-    fn set_entry(&mut self, entries: usize, i: usize, entry: u32) {
+    pub(super) fn set_entry(&mut self, entries: usize, i: usize, entry: u32) {
         let at = entries + i * 4;
-        self.buffer[at..at + 4].copy_from_slice(&entry.to_ne_bytes());
+        self.bytes[at..at + 4].copy_from_slice(&entry.to_ne_bytes());
     }
 
     fn pad_to_int(&mut self) -> usize {
-        let padding = self.buffer.len().next_multiple_of(4) - self.buffer.len();
-        self.buffer.resize(self.buffer.len() + padding, 0);
+        let padding = self.bytes.len().next_multiple_of(4) - self.bytes.len();
+        self.bytes.resize(self.bytes.len() + padding, 0);
         padding
     }
 
-    fn string(&mut self, range: std::ops::Range<usize>) -> usize {
-        self.buffer.extend_from_slice(&self.text[range.clone()]);
-        range.len()
+    /// A string's (or key's) bytes; returns their length.
+    pub(super) fn string(&mut self, bytes: &[u8]) -> usize {
+        self.bytes.extend_from_slice(bytes);
+        bytes.len()
     }
 
-    fn numeric(&mut self, numeric: pg_sys::Datum) -> usize {
+    /// A numeric varlena, on a 4-byte boundary; returns its length with the padding.
+    pub(super) fn numeric(&mut self, varlena: &[u8]) -> usize {
         let padding = self.pad_to_int();
-        // SAFETY: a numeric is a plain varlena, made by the tree's builder and not toasted.
-        let bytes = unsafe {
-            let ptr = numeric.cast_mut_ptr::<pg_sys::varlena>();
-            std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varsize_any(ptr))
-        };
-        self.buffer.extend_from_slice(bytes);
-        padding + bytes.len()
+        self.bytes.extend_from_slice(varlena);
+        padding + varlena.len()
+    }
+
+    /// A container of another jsonb value, copied as it is (its offsets are relative to its
+    /// own start), on a 4-byte boundary; returns its length with the padding.
+    pub(super) fn container_copy(&mut self, container: &[u8]) -> usize {
+        let padding = self.pad_to_int();
+        self.bytes.extend_from_slice(container);
+        padding + container.len()
+    }
+
+    /// The finished value as a datum in the current memory context; `root_length` is the
+    /// root container's data length (checked against jsonb's limit).
+    pub(super) fn into_datum(self, root_length: usize, root: Kind) -> pg_sys::Datum {
+        let bytes = self.into_varlena(root_length, root);
+        // SAFETY: palloc returns bytes.len() bytes, filled from the whole varlena.
+        unsafe {
+            let datum = pg_sys::palloc(bytes.len()).cast::<u8>();
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), datum, bytes.len());
+            pg_sys::Datum::from(datum)
+        }
+    }
+
+    /// The finished value's varlena bytes (its header set), as `into_datum`.
+    pub(super) fn into_varlena(self, root_length: usize, root: Kind) -> Vec<u8> {
+        if root_length > JENTRY_OFFLENMASK as usize {
+            too_large(root);
+        }
+        let mut bytes = self.bytes;
+        // At most JENTRY_OFFLENMASK (checked above) and the header.
+        let size = i32::try_from(bytes.len()).unwrap_or_else(|e| crate::errors::internal("building jsonb", e));
+        // SAFETY: the first 4 bytes (reserved) become the varlena header of the total size;
+        // the Vec's allocation is aligned for the header word.
+        unsafe { pgrx::set_varsize_4b(bytes.as_mut_ptr().cast(), size) };
+        bytes
     }
 }
 
 /// The running end offset of a container's elements, stored by every JB_OFFSET_STRIDE'th
 /// JEntry instead of its length so that a reader finds an element without summing every
 /// length before it.
-struct Ends {
+pub(super) struct Ends {
     total: usize,
     kind: Kind,
 }
 
 impl Ends {
+    pub(super) fn new(kind: Kind) -> Self {
+        Ends { total: 0, kind }
+    }
+
     /// The JEntry of element `i`, whose data is `length` bytes: its length, or every
     /// JB_OFFSET_STRIDE'th its end offset. Raises if the container's data outgrows a JEntry.
-    fn entry(&mut self, i: usize, kind: u32, length: usize) -> u32 {
+    pub(super) fn entry(&mut self, i: usize, kind: u32, length: usize) -> u32 {
         self.total = self.total.saturating_add(length);
         if self.total > JENTRY_OFFLENMASK as usize {
             too_large(self.kind);

@@ -63,6 +63,12 @@ impl<'a> Container<'a> {
         Ok((Container { bytes, count, entries }, header))
     }
 
+    /// The container's bytes (header, JEntries, data): a jsonb container of its own, its
+    /// offsets relative to its start.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// Elements of an array, pairs of an object.
     pub fn len(&self) -> usize {
         self.count

@@ -64,6 +64,11 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbValue {
 pub struct JsonbValue(Vec<u8>);
 
 impl JsonbValue {
+    /// A whole jsonb varlena (4-byte header first), as `jsonb_format` writes it.
+    pub(super) fn from_varlena(bytes: Vec<u8>) -> Self {
+        JsonbValue(bytes)
+    }
+
     /// The varlena's bytes (4-byte header first), empty for none.
     pub fn bytes(&self) -> &[u8] {
         &self.0
@@ -79,17 +84,6 @@ impl JsonbValue {
             let text = print(datum);
             pg_sys::pfree(datum.cast_mut_ptr());
             text
-        }
-    }
-
-    /// JSON text as jsonb (`jsonb_in`, which raises on invalid JSON).
-    pub fn parse(text: String) -> Self {
-        let parsed = JsonbText(text).into_datum().unwrap_or_else(|| internal("jsonb_in", "no value"));
-        // SAFETY: jsonb_in returned a palloc'd jsonb varlena: copied, then freed.
-        unsafe {
-            let value = JsonbValue::from_polymorphic_datum(parsed, false, pg_sys::JSONBOID);
-            pg_sys::pfree(parsed.cast_mut_ptr());
-            value.unwrap_or_else(|| internal("jsonb_in", "no value"))
         }
     }
 

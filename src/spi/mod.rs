@@ -17,6 +17,7 @@ pub mod arrays;
 pub mod jsonb_build;
 pub mod jsonb_de;
 mod jsonb_format;
+pub mod jsonb_page;
 pub mod jsonb_read;
 pub mod jsonb_text;
 pub mod planner_settings;

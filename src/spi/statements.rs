@@ -18,13 +18,12 @@ pub struct Statements {
     /// The largest committed idx (see no_loss/horizon.rs).
     pub last_committed_idx: OwnedPreparedStatement,
     pub events_in_range: OwnedPreparedStatement,
+    pub event_columns: OwnedPreparedStatement,
     pub events_by_partitions: OwnedPreparedStatement,
     pub events_by_job_run_ids: OwnedPreparedStatement,
     pub events_by_job_labels: OwnedPreparedStatement,
     pub known_partitions_between: OwnedPreparedStatement,
     pub known_partitions_from: OwnedPreparedStatement,
-    pub page_json: OwnedPreparedStatement,
-    pub range_page_json: OwnedPreparedStatement,
 }
 
 const TEXT_ARRAY: PgOid = PgOid::BuiltIn(T::TEXTARRAYOID);
@@ -32,10 +31,9 @@ const INT8: PgOid = PgOid::BuiltIn(T::INT8OID);
 const INT4: PgOid = PgOid::BuiltIn(T::INT4OID);
 const TEXT: PgOid = PgOid::BuiltIn(T::TEXTOID);
 
-/// Columns of an event row as every read returns them; the second is the event with its
-/// idx (proto3 JSON: an int64 is a string), made in binary jsonb.
-pub const EVENT_COLUMNS: &str = "e.idx, jsonb_build_object('idx', e.idx::text) || e.payload, e.event_type, \
-     e.build_request_id, e.partition_ref, e.job_run_id, e.job_label, e.created_at";
+/// Columns of an event row as every read returns them: the stored payload, to which read.rs
+/// adds the idx (`spi::jsonb_page`); list_events reads its other columns with `event_columns`.
+pub const EVENT_COLUMNS: &str = "e.idx, e.payload";
 
 impl Statements {
     fn prepare_all(c: &SpiClient<'_>) -> Self {
@@ -94,6 +92,12 @@ impl Statements {
             ),
             last_committed_idx: prepare(c, "SELECT coalesce(max(idx), 0) FROM bel.events", &[]),
             events_in_range: prepare(c, &events_range, &[INT8, INT8, INT4]),
+            event_columns: prepare(
+                c,
+                "SELECT idx, event_type, build_request_id, partition_ref, job_run_id, job_label, created_at
+                 FROM bel.events WHERE idx = ANY($1::int8[]) ORDER BY idx",
+                &[PgOid::BuiltIn(T::INT8ARRAYOID)],
+            ),
             events_by_partitions: prepare(c, &by_partitions, &[TEXT_ARRAY, INT8, INT8, INT4]),
             events_by_job_run_ids: prepare(c, &by_column("job_run_id"), &[TEXT_ARRAY, INT8, INT8, INT4]),
             events_by_job_labels: prepare(c, &by_column("job_label"), &[TEXT_ARRAY, INT8, INT8, INT4]),
@@ -107,29 +111,6 @@ impl Statements {
                 c,
                 "SELECT partition_ref FROM bel.known_partitions WHERE partition_ref >= $1 ORDER BY partition_ref LIMIT $2",
                 &[TEXT, INT4],
-            ),
-            page_json: prepare(
-                c,
-                "SELECT jsonb_build_object('events', to_jsonb($1::jsonb[]), 'nextIdx', $2::text,
-                                           'hasMore', $3::bool, 'inFlightIdx', $4::text)",
-                &[PgOid::BuiltIn(T::JSONBARRAYOID), TEXT, PgOid::BuiltIn(T::BOOLOID), TEXT],
-            ),
-            // An unfiltered page, read and assembled in one statement: $1 since_idx, $2 the
-            // horizon, $3 limit, $4 the in-flight idx. Up to $3 + 1 events are read; with more
-            // than $3 the page is full (hasMore, nextIdx its last event), else it ends at the
-            // horizon. The same page as read.rs's `page_below` makes, which is tested.
-            range_page_json: prepare(
-                c,
-                "SELECT jsonb_build_object(
-                     'events', coalesce(jsonb_agg(jsonb_build_object('idx', e.idx::text) || e.payload ORDER BY e.idx)
-                                        FILTER (WHERE e.n <= $3), '[]'::jsonb),
-                     'nextIdx', (CASE WHEN count(*) > $3 THEN coalesce(max(e.idx) FILTER (WHERE e.n <= $3), $1)
-                                      ELSE $2 END)::text,
-                     'hasMore', count(*) > $3,
-                     'inFlightIdx', CASE WHEN count(*) > $3 THEN '0' ELSE $4 END)
-                 FROM (SELECT x.idx, x.payload, row_number() OVER (ORDER BY x.idx) AS n FROM bel.events x
-                       WHERE x.idx > $1 AND x.idx <= $2 ORDER BY x.idx LIMIT $3 + 1) e",
-                &[INT8, INT8, INT4, TEXT],
             ),
         }
     }
