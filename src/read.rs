@@ -141,21 +141,6 @@ pub enum Below {
 /// Events with idx > since_idx matching `filter`, ascending, at most `limit`, all at or
 /// below the horizon. `next_idx` moves past every event scanned, matching or not.
 pub fn read_page(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> Page {
-    read(since_idx, limit, below, |client, st, h| page_below(client, st, since_idx, filter, limit, h))
-}
-
-/// [`read_page`] as an EventPage in proto3 JSON.
-pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> JsonbValue {
-    read_page(since_idx, filter, limit, below).to_json()
-}
-
-/// Computes the horizon and reads below it with `read_below`, in one SPI connection.
-fn read<R>(
-    since_idx: i64,
-    limit: i32,
-    below: Below,
-    read_below: impl FnOnce(&SpiClient<'_>, &Statements, Horizon) -> R,
-) -> R {
     check_bounds(since_idx, limit);
     Spi::connect(|client| {
         let st = statements(client);
@@ -163,8 +148,13 @@ fn read<R>(
             Below::OwnHorizon => horizon(client, st),
             Below::Replayed(h) => h,
         };
-        read_below(client, st, h)
+        page_below(client, st, since_idx, filter, limit, h)
     })
+}
+
+/// [`read_page`] as an EventPage in proto3 JSON.
+pub fn read_page_json(since_idx: i64, filter: &CompiledFilter, limit: i32, below: Below) -> JsonbValue {
+    read_page(since_idx, filter, limit, below).to_json()
 }
 
 fn page_below(

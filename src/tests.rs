@@ -222,12 +222,30 @@ mod tests {
         // Idx values taken and never used: holes the pages must pass.
         Spi::run("select nextval('bel.events_idx_seq') from generate_series(1, 3)").unwrap();
         full_build("u2", "data/u/2", "ju2");
+        // An event at the size limit (its stored text, with the idx added, is over it), its payload
+        // stored compressed; pages of more than 32 events (JEntries that store offsets).
+        let refs: Vec<String> = (0..1020).map(|i| format!("data/big/{i:04}/{}", "y".repeat(990))).collect();
+        let event = |message: &str| {
+            serde_json::json!({"buildRequestId": "u3", "buildRequest": {"status": "BUILD_REQUEST_RECEIVED",
+                "requestedPartitions": refs, "message": message}})
+            .to_string()
+        };
+        let text_length = "select octet_length($1::jsonb::text)::bigint";
+        let base = Spi::get_one_with_args::<i64>(text_length, &[event("").into()]).unwrap().unwrap() as usize;
+        append(&event(&"x".repeat(bel_core::event::MAX_EVENT_BYTES - base)));
+        let stored = "select octet_length(payload::text)::bigint from bel.events where build_request_id = 'u3'";
+        // Stored with the fields bel fills in (eventId, time): over the limit as stored.
+        assert!(count(stored) as usize > bel_core::event::MAX_EVENT_BYTES);
+        let size = "select pg_column_size(payload)::bigint from bel.events where build_request_id = 'u3'";
+        assert!(count(size) < 100_000, "stored compressed");
+        full_build("u4", "data/u/4", "ju4");
+        full_build("u5", "data/u/5", "ju5");
         let last = count("select last_value from bel.events_idx_seq");
         let filter = bel_core::filter::CompiledFilter::new(&pb::EventFilter::default()).unwrap();
         let (mut full, mut compared) = (0, 0);
         for h in [Horizon { idx: last, in_flight: None }, Horizon { idx: last - 5, in_flight: Some(last - 4) }] {
             for since in [first, first + 1, first + 11, first + 12, first + 13, first + 14, h.idx - 7, h.idx - 1] {
-                for limit in [0, 1, 5, 12, 13, 100] {
+                for limit in [0, 1, 5, 12, 13, 40, 100] {
                     let below = Below::Replayed(h);
                     let page = read_page_json(since, &filter, limit, below);
                     let in_flight = h.in_flight.unwrap_or(0).to_string();
@@ -253,6 +271,8 @@ mod tests {
             }
         }
         assert!(full > 0 && compared > 100, "{full} full pages, {compared} events");
+        let widest = read_page(first, &filter, 100, Below::Replayed(Horizon { idx: last, in_flight: None }));
+        assert!(widest.rows.len() > 32, "a page of {} events", widest.rows.len());
         // At or past the horizon: an empty page, the cursor unchanged.
         let h = Horizon { idx: last, in_flight: Some(last + 1) };
         let page = read_page_json(last, &filter, 10, Below::Replayed(h)).text();
@@ -313,6 +333,18 @@ mod tests {
             let written = crate::spi::jsonb_page::event_with_idx(idx, &payload);
             assert!(written.bytes() == by_sql.bytes(), "idx {idx}: {} vs SQL {}", written.text(), by_sql.text());
         }
+        // list_events: each event with its idx and its stored columns, in idx order.
+        let columns = "idx, event_type, build_request_id, partition_ref, job_run_id, job_label, created_at::text";
+        let listed = format!(
+            "select string_agg(concat_ws('|', {columns}, event::text), E'\\n' order by idx) from bel.list_events(0, '{{}}', 1000)"
+        );
+        let stored = format!(
+            "select string_agg(concat_ws('|', {columns}, (jsonb_build_object('idx', idx::text) || payload)::text), E'\\n' order by idx) from bel.events"
+        );
+        let (listed, stored) =
+            (Spi::get_one::<String>(&listed).unwrap().unwrap(), Spi::get_one::<String>(&stored).unwrap().unwrap());
+        assert_eq!(listed.lines().count(), 12);
+        assert_eq!(listed, stored);
     }
 
     #[pg_test]

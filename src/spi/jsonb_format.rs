@@ -217,9 +217,10 @@ impl Buffer {
         let mut bytes = self.bytes;
         // At most JENTRY_OFFLENMASK (checked above) and the header.
         let size = i32::try_from(bytes.len()).unwrap_or_else(|e| crate::errors::internal("building jsonb", e));
-        // SAFETY: the first 4 bytes (reserved) become the varlena header of the total size;
-        // the Vec's allocation is aligned for the header word.
-        unsafe { pgrx::set_varsize_4b(bytes.as_mut_ptr().cast(), size) };
+        // The first 4 bytes (reserved) become the varlena header of the total size, as
+        // SET_VARSIZE_4B writes it (written bytewise: a Vec<u8> is not aligned for a u32).
+        let header = if cfg!(target_endian = "little") { (size as u32) << 2 } else { size as u32 & 0x3FFF_FFFF };
+        bytes[..VARHDRSZ].copy_from_slice(&header.to_ne_bytes());
         bytes
     }
 }
@@ -254,7 +255,7 @@ impl Ends {
 }
 
 /// jsonb's limit on a container's data, raised as PostgreSQL raises it.
-fn too_large(kind: Kind) -> ! {
+pub(super) fn too_large(kind: Kind) -> ! {
     let what = match kind {
         Kind::Array => "array elements",
         Kind::Object => "object elements",

@@ -11,8 +11,8 @@
 use std::io::Write;
 
 use super::jsonb_format::{
-    Buffer, Ends, Kind, JENTRY_ISBOOL_FALSE, JENTRY_ISBOOL_TRUE, JENTRY_ISCONTAINER, JENTRY_ISNULL, JENTRY_ISNUMERIC,
-    JENTRY_ISSTRING,
+    too_large, Buffer, Ends, Kind, JENTRY_ISBOOL_FALSE, JENTRY_ISBOOL_TRUE, JENTRY_ISCONTAINER, JENTRY_ISNULL,
+    JENTRY_ISNUMERIC, JENTRY_ISSTRING, JENTRY_OFFLENMASK,
 };
 use super::jsonb_read::{self, Container, Item, Unreadable};
 use super::jsonb_text::JsonbValue;
@@ -35,8 +35,9 @@ pub struct PageEnd {
 
 /// An EventPage in proto3 JSON of `events` (idx, stored payload), in their order.
 pub fn page<'a>(events: impl ExactSizeIterator<Item = (i64, &'a JsonbValue)> + Clone, end: PageEnd) -> JsonbValue {
+    // Room for the whole page, up to jsonb's limit (a larger page is refused below).
     let size: usize = events.clone().map(|(_, payload)| payload.bytes().len() + 48).sum();
-    let mut out = Buffer::with_capacity(size + 96);
+    let mut out = Buffer::with_capacity((size + 96).min(JENTRY_OFFLENMASK as usize));
     // The page's keys in jsonb's order (by length, then bytes).
     let keys: [&[u8]; 4] = [b"events", b"hasMore", b"nextIdx", b"inFlightIdx"];
     let (page_start, page_entries) = out.container(keys.len(), Kind::Object);
@@ -52,6 +53,10 @@ pub fn page<'a>(events: impl ExactSizeIterator<Item = (i64, &'a JsonbValue)> + C
         out.set_entry(event_entries, i, array.entry(i, JENTRY_ISCONTAINER, length));
     }
     let events_length = out.len() - events_start;
+    // The array as a whole (header and JEntries too), as convertJsonbArray checks it.
+    if events_length > JENTRY_OFFLENMASK as usize {
+        too_large(Kind::Array);
+    }
     out.set_entry(page_entries, 4, page.entry(4, JENTRY_ISCONTAINER, events_length));
     let has_more = if end.has_more { JENTRY_ISBOOL_TRUE } else { JENTRY_ISBOOL_FALSE };
     out.set_entry(page_entries, 5, page.entry(5, has_more, 0));
