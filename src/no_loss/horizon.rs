@@ -28,7 +28,13 @@
 //! returns a value), L included. Commits flush the WAL, so unless appends are between their
 //! allocation and their commit this is the usual case, and a poll then runs no statement for
 //! the horizon (the max(idx) probe was a third of a poll at the tail). With synchronous
-//! replication, or an unlogged sequence, C is always read (allocations_are_durable).
+//! replication, or an unlogged sequence, C is always read (allocation_durability).
+//!
+//! A reader inside its own append transaction sees its own appends: neither its in-flight
+//! slot nor its lock holds it back, and C counts its rows. So that its cursor never passes
+//! an idx a rollback and a crash could hand out again, it flushes the WAL up to the
+//! sequence's record instead of reading C; where a local flush does not decide (synchronous
+//! replication, an unlogged sequence) its horizon stays below its own first idx.
 //!
 //! Rolled-back appends release their lock and leave a hole nobody waits for; a
 //! transaction that never appended holds no in-flight lock: neither stalls followers.
@@ -74,15 +80,32 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
         }
     };
     let in_flight = in_flight.filter(|m| *m <= last_allocated);
+    // A reader inside its own append transaction is not held back by its own appends (it
+    // sees them), and C counts them: its cursor may pass idx that only its transaction
+    // holds, which a rollback and a crash could hand out again.
+    let own_first = super::locks::in_flight_of_this_transaction();
     // After L was read: a record flushed now covers L.
-    let durable_bound = if allocations_are_durable(sequence) {
-        i64::MAX
-    } else {
-        run(client, &st.last_committed_idx, &[])
-            .first()
-            .get_one::<i64>()
-            .unwrap_or_else(|e| internal("reading the last committed idx", e))
-            .unwrap_or(0)
+    let durable_bound = match allocation_durability(sequence) {
+        Durability::Durable => i64::MAX,
+        Durability::NotFlushed(lsn) if own_first.is_some() => {
+            // Rare (reads inside an append transaction): flush rather than hold the reader
+            // below its own appends.
+            // SAFETY: flushes this server's WAL up to an LSN already inserted (not in recovery).
+            unsafe { pg_sys::XLogFlush(lsn) };
+            i64::MAX
+        }
+        Durability::NotFlushed(_) | Durability::NotLocal => {
+            let committed = run(client, &st.last_committed_idx, &[])
+                .first()
+                .get_one::<i64>()
+                .unwrap_or_else(|e| internal("reading the last committed idx", e))
+                .unwrap_or(0);
+            match own_first {
+                // Flushing here is not enough: the reader's own appends stay above it.
+                Some(first) => committed.min(first - 1),
+                None => committed,
+            }
+        }
     };
     match in_flight {
         Some(m) => Horizon { idx: (m - 1).min(durable_bound), in_flight: Some(m) },
@@ -90,14 +113,22 @@ pub fn horizon(client: &SpiClient<'_>, st: &Statements) -> Horizon {
     }
 }
 
-/// Whether the WAL record of the sequence's latest advance is durable: its page's LSN (that
-/// record's end, or later) is at or below the WAL this server has flushed. Then every value
-/// the sequence has handed out survives a crash. Not used, so that C is read instead:
-/// - with synchronous replication configured, where durable means on the synchronous
-///   standby too (a commit, and so C, is visible only once the standby has it; a local flush
-///   is not enough for a failover);
-/// - for a sequence that is not WAL-logged (an unlogged one restarts after a crash anyway).
-fn allocations_are_durable(sequence: pg_sys::Oid) -> bool {
+/// Whether every value the sequence has handed out survives a crash.
+enum Durability {
+    /// The WAL record of its latest advance is flushed.
+    Durable,
+    /// That record ends at or before this LSN, not flushed yet.
+    NotFlushed(pg_sys::XLogRecPtr),
+    /// A local flush does not decide it: with synchronous replication configured, durable
+    /// means on the synchronous standby too (a commit, and so C, is visible only once the
+    /// standby has it; a local flush is not enough for a failover); an unlogged sequence is
+    /// not WAL-logged (it restarts after a crash anyway).
+    NotLocal,
+}
+
+/// The sequence page's LSN (that record's end, or later) against the WAL this server has
+/// flushed.
+fn allocation_durability(sequence: pg_sys::Oid) -> Durability {
     // SAFETY: SyncRepStandbyNames is the synchronous_standby_names setting, a
     // NUL-terminated string or NULL. The sequence (one page, block 0) is locked already by
     // pg_sequence_last_value (RowExclusiveLock, to the transaction's end); its page LSN is
@@ -105,7 +136,7 @@ fn allocations_are_durable(sequence: pg_sys::Oid) -> bool {
     unsafe {
         let names = pg_sys::SyncRepStandbyNames;
         if !names.is_null() && *names != 0 {
-            return false;
+            return Durability::NotLocal;
         }
         let relation = pg_sys::relation_open(sequence, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let logged = (*(*relation).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
@@ -117,7 +148,11 @@ fn allocations_are_durable(sequence: pg_sys::Oid) -> bool {
             lsn
         });
         pg_sys::relation_close(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        lsn.is_some_and(|lsn| lsn <= pg_sys::GetFlushRecPtr(std::ptr::null_mut()))
+        match lsn {
+            None => Durability::NotLocal,
+            Some(lsn) if lsn <= pg_sys::GetFlushRecPtr(std::ptr::null_mut()) => Durability::Durable,
+            Some(lsn) => Durability::NotFlushed(lsn),
+        }
     }
 }
 

@@ -236,6 +236,63 @@ async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
     );
 }
 
+/// A reader inside its own append transaction sees its own appends, so its cursor may pass
+/// its own first idx; if the transaction then rolls back and the server crashes before that
+/// allocation's WAL is flushed, the idx is handed out again, below the cursor. The read
+/// flushes the allocation first (no_loss/horizon.rs), so the append after the crash gets a
+/// new idx and the cursor sees it. With synchronous replication configured a local flush
+/// does not decide, and the cursor stays below the reader's own appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_read_inside_its_own_append_never_passes_an_allocation_a_crash_can_undo() {
+    let cluster: &'static CrashCluster = Box::leak(Box::new(CrashCluster::from_env()));
+    tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
+    let admin = connect(&cluster.dsn("postgres")).await;
+    // Keep the WAL writer from writing the rolled-back append's WAL before the kill.
+    admin.batch_execute("ALTER SYSTEM SET wal_writer_delay = '10s'").await.unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    for attempt in 1..=3 {
+        let dsn = fresh_db(cluster, "bel_crash_own_read").await;
+        let w = connect(&dsn).await;
+        w.batch_execute("BEGIN").await.unwrap();
+        let own = support::append(&w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await.unwrap();
+        let read = page(&w, 0, "{}", 10).await.unwrap();
+        w.batch_execute("ROLLBACK").await.unwrap();
+        assert_eq!(read.events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![own], "it reads its own append");
+        let cursor = read.next_idx;
+        assert!(cursor >= own, "the cursor {cursor} passed its own append {own}");
+        crash_and_restart(cluster, Crash::EveryProcess).await;
+
+        let w = connect(&dsn).await;
+        let committed = support::append(&w, &support::build_event("committed", "RECEIVED", &["p/2"])).await.unwrap();
+        let after = page(&connect(&dsn).await, cursor, "{}", 10).await.unwrap();
+        println!("attempt {attempt}: own idx {own}, cursor {cursor}, after the crash idx {committed} committed");
+        assert!(committed > own, "the crash handed the idx {own}, which the cursor passed, out again");
+        assert_eq!(after.events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![committed]);
+    }
+    let admin = connect(&cluster.dsn("postgres")).await;
+    admin.batch_execute("ALTER SYSTEM RESET wal_writer_delay").await.unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+
+    let dsn = fresh_db(cluster, "bel_crash_own_read_sync_rep").await;
+    set_synchronous_standby_names(cluster, "no_such_standby").await;
+    let w = connect(&dsn).await;
+    let held = async {
+        w.batch_execute("BEGIN").await?;
+        let own = support::append(&w, &support::build_event("own", "RECEIVED", &["p/1"])).await?;
+        let read = page(&w, 0, "{}", 10).await?;
+        w.batch_execute("ROLLBACK").await?;
+        Ok::<_, tokio_postgres::Error>((own, read))
+    }
+    .await;
+    set_synchronous_standby_names(cluster, "").await;
+    let (own, read) = held.unwrap();
+    assert!(
+        read.events.is_empty() && read.next_idx < own,
+        "with a synchronous standby configured the cursor passed its own append {own}: {:?}",
+        read.next_idx
+    );
+}
+
 /// Appends a build request in a transaction that rolls back; returns the idx it had.
 async fn rolled_back_append(w: &tokio_postgres::Client) -> Result<i64, tokio_postgres::Error> {
     w.batch_execute("BEGIN").await?;
