@@ -44,8 +44,7 @@ pub(crate) fn batch_in_place(value: &JsonbValue, max_events: usize) -> Option<Ve
 /// An event as the log stores it (its idx left out), decoded in place; from its text if that
 /// fails, which it does not for a payload bel wrote; an empty event if neither decodes.
 pub fn stored(payload: &JsonbValue) -> BuildEvent {
-    let in_place =
-        jsonb_read::root(payload.bytes()).ok().and_then(|item| BuildEvent::deserialize(Deserializer::new(item)).ok());
+    let in_place = jsonb_read::root(payload.bytes()).ok().and_then(deserialize);
     in_place.unwrap_or_else(|| serde_json::from_str(&payload.text()).unwrap_or_default())
 }
 
@@ -53,5 +52,9 @@ pub fn stored(payload: &JsonbValue) -> BuildEvent {
 pub(crate) fn decode(item: Item<'_>) -> Option<BuildEvent> {
     let size = jsonb_read::text_length(item, 0).ok()?;
     event::check_size(size).ok()?;
+    deserialize(item)
+}
+
+fn deserialize(item: Item<'_>) -> Option<BuildEvent> {
     BuildEvent::deserialize(Deserializer::new(item)).ok()
 }

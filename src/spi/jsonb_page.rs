@@ -96,43 +96,34 @@ fn write_with_idx(out: &mut Buffer, idx: i64, fields: Container<'_>) -> Result<u
         at = i;
         break;
     }
-    let added = usize::from(!present);
-    let count = n + added;
+    let count = n + usize::from(!present);
+    let mut digits = Digits::default();
+    let (key, value) = (Item::String(IDX_KEY), Item::String(digits.of(idx)));
+    let added = |item| (!present).then_some(item);
     let (start, entries) = out.container(count, Kind::Object);
     let mut ends = Ends::new(Kind::Object);
-    let mut slot = 0;
-    for (i, key) in fields.items(0).take(n).enumerate() {
-        if i == at && !present {
-            let length = out.string(IDX_KEY);
-            out.set_entry(entries, slot, ends.entry(slot, JENTRY_ISSTRING, length));
-            slot += 1;
-        }
+    for (slot, key) in with_added(fields, 0, at, added(key)).enumerate() {
         let Item::String(key) = key? else { return Err(Unreadable) };
         let length = out.string(key);
         out.set_entry(entries, slot, ends.entry(slot, JENTRY_ISSTRING, length));
-        slot += 1;
     }
-    if at == n && !present {
-        let length = out.string(IDX_KEY);
-        out.set_entry(entries, slot, ends.entry(slot, JENTRY_ISSTRING, length));
-        slot += 1;
-    }
-    let mut digits = Digits::default();
-    for (i, value) in fields.items(n).enumerate() {
-        if i == at && !present {
-            let length = out.string(digits.of(idx));
-            out.set_entry(entries, slot, ends.entry(slot, JENTRY_ISSTRING, length));
-            slot += 1;
-        }
+    for (slot, value) in (count..).zip(with_added(fields, n, at, added(value))) {
         let (kind, length) = copy(out, value?);
         out.set_entry(entries, slot, ends.entry(slot, kind, length));
-        slot += 1;
-    }
-    if at == n && !present {
-        let length = out.string(digits.of(idx));
-        out.set_entry(entries, slot, ends.entry(slot, JENTRY_ISSTRING, length));
     }
     Ok(out.len() - start)
+}
+
+/// The keys (`first` 0) or the values (`first` = len) of object `fields`, with `added` put
+/// in at position `at`.
+fn with_added<'a>(
+    fields: Container<'a>,
+    first: usize,
+    at: usize,
+    added: Option<Item<'a>>,
+) -> impl Iterator<Item = Result<Item<'a>, Unreadable>> {
+    let n = fields.len();
+    fields.items(first).take(at).chain(added.map(Ok)).chain(fields.items(first + at).take(n - at))
 }
 
 /// Copies a stored value; returns its JEntry type and its data's length.

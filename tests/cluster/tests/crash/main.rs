@@ -149,10 +149,8 @@ async fn acknowledged_appends_and_cursors_survive_kill_9_of_the_postmaster() {
 async fn a_cursor_never_passes_an_allocation_a_crash_can_undo() {
     let cluster: &'static CrashCluster = Box::leak(Box::new(CrashCluster::from_env()));
     tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
-    let admin = connect(&cluster.dsn("postgres")).await;
     // Keep the WAL writer from writing the rolled-back append's WAL before the kill.
-    admin.batch_execute("ALTER SYSTEM SET wal_writer_delay = '10s'").await.unwrap();
-    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    set_wal_writer_delay(cluster, Some("10s")).await;
     // Whether the lost record is really lost depends on what else wrote WAL before the
     // kill: try until the crash repeated an idx twice (every attempt checks the follower).
     let (mut attempts, mut reissued) = (0, 0);
@@ -184,9 +182,7 @@ async fn a_cursor_never_passes_an_allocation_a_crash_can_undo() {
             "the follower resumes from its cursor {cursor} and sees the append committed after the crash"
         );
     }
-    let admin = connect(&cluster.dsn("postgres")).await;
-    admin.batch_execute("ALTER SYSTEM RESET wal_writer_delay").await.unwrap();
-    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    set_wal_writer_delay(cluster, None).await;
     println!("the crash handed a rolled-back idx out again in {reissued} of {attempts} attempts");
     assert!(reissued > 0, "the crash never repeated an idx: the scenario was not exercised");
 }
@@ -246,10 +242,8 @@ async fn a_cursor_passes_a_rolled_back_allocation_once_its_wal_is_flushed() {
 async fn a_cursor_read_inside_its_own_append_never_passes_an_allocation_a_crash_can_undo() {
     let cluster: &'static CrashCluster = Box::leak(Box::new(CrashCluster::from_env()));
     tokio::task::spawn_blocking(|| cluster.start()).await.unwrap();
-    let admin = connect(&cluster.dsn("postgres")).await;
     // Keep the WAL writer from writing the rolled-back append's WAL before the kill.
-    admin.batch_execute("ALTER SYSTEM SET wal_writer_delay = '10s'").await.unwrap();
-    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    set_wal_writer_delay(cluster, Some("10s")).await;
     for attempt in 1..=3 {
         let dsn = fresh_db(cluster, "bel_crash_own_read").await;
         let w = connect(&dsn).await;
@@ -269,9 +263,7 @@ async fn a_cursor_read_inside_its_own_append_never_passes_an_allocation_a_crash_
         assert!(committed > own, "the crash handed the idx {own}, which the cursor passed, out again");
         assert_eq!(after.events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![committed]);
     }
-    let admin = connect(&cluster.dsn("postgres")).await;
-    admin.batch_execute("ALTER SYSTEM RESET wal_writer_delay").await.unwrap();
-    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    set_wal_writer_delay(cluster, None).await;
 
     let dsn = fresh_db(cluster, "bel_crash_own_read_sync_rep").await;
     set_synchronous_standby_names(cluster, "no_such_standby").await;
@@ -299,6 +291,17 @@ async fn rolled_back_append(w: &tokio_postgres::Client) -> Result<i64, tokio_pos
     let idx = support::append(w, &support::build_event("rolled-back", "RECEIVED", &["p/1"])).await?;
     w.batch_execute("ROLLBACK").await?;
     Ok(idx)
+}
+
+/// Sets wal_writer_delay for the cluster (None: resets it) and reloads the configuration.
+async fn set_wal_writer_delay(cluster: &CrashCluster, value: Option<&str>) {
+    let admin = connect(&cluster.dsn("postgres")).await;
+    let change = match value {
+        Some(value) => format!("ALTER SYSTEM SET wal_writer_delay = '{value}'"),
+        None => "ALTER SYSTEM RESET wal_writer_delay".to_owned(),
+    };
+    admin.batch_execute(&change).await.unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").await.unwrap();
 }
 
 /// Sets synchronous_standby_names for the cluster and waits until new sessions see it.
