@@ -9,18 +9,16 @@ use bel_core::rules::{apply, prepare};
 use bel_core::state::{ChangedSet, State, TouchedKeys};
 use bel_core::{ErrorClass, Rejection};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, IntoDatum, JsonB};
+use pgrx::{pg_sys, IntoDatum};
 
 use crate::errors::raise;
-use crate::event_id_probe;
+use crate::event_id_probe::{self, EventIdProbe};
 use crate::in_progress;
 use crate::no_loss::{mark_in_flight, AllocationGuard};
 use crate::relation_oids::bel_relation;
-use crate::spi::arrays::SqlArray;
 use crate::spi::planner_settings::with_planner_settings;
-use crate::spi::statements::{statements, Statements};
-use crate::spi::{get, run};
 use crate::store::{self, EventRows};
+use crate::write::HeldRows;
 
 /// Most events accepted by one bel_append_batch call.
 pub const MAX_BATCH_EVENTS: usize = 100_000;
@@ -44,32 +42,37 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             }
         }
     }
-    with_planner_settings(|| Spi::connect(|client| append_locked(client, events, keys, now, at_position)))
+    if TouchedKeys::ending_builds(&events).is_empty() {
+        // Locks, reads and writes without a statement: nothing to plan.
+        return append_locked(events, keys, now, at_position);
+    }
+    // Ending a build runs the path's one statement (in_progress.rs), planned under the
+    // append's settings.
+    with_planner_settings(|| Spi::connect(|_| append_locked(events, keys, now, at_position)))
 }
 
 /// The general path: locks every entity the events touch, validates the events in order
 /// against what it loaded, and writes them with the projections.
 fn append_locked(
-    client: &pgrx::spi::SpiClient<'_>,
     events: Vec<BuildEvent>,
     mut keys: TouchedKeys,
     now: bel_core::state::Micros,
     at_position: impl Fn(usize, Rejection) -> Rejection,
 ) -> Vec<i64> {
-    let st = statements(client);
     // Lock every entity the events touch, kind by kind and in key order (no deadlocks
     // between single-call appends); load them into a small State.
     let mut state = State::default();
-    store::lock_build_requests(client, st, &keys, &mut state);
+    let mut held = HeldRows::default();
+    store::lock_build_requests(&keys, &mut state, &mut held);
     keys.add_completion_partitions(&events, &state);
     // Under the build requests' locks: see in_progress.rs for why it sees all.
-    let in_progress = in_progress::add_work_in_progress(client, &events, &mut keys);
-    store::lock_job_runs(client, st, &keys, &mut state);
-    store::lock_partitions(client, st, &keys, &mut state);
+    let in_progress = in_progress::add_work_in_progress(&events, &mut keys);
+    store::lock_job_runs(&keys, &mut state, &mut held);
+    store::lock_partitions(&keys, &mut state, &mut held);
     in_progress.check_loaded(&state);
 
     // After the locks, so a concurrent duplicate that committed meanwhile is seen.
-    let mut known_ids = find_event_ids(client, st, &events);
+    let mut known_ids = find_event_ids(&events);
     // Every event with an eventId goes in (a later retry in the batch finds it): sized
     // once, not rehashed as a batch grows it (~2% of a 1,000-event batch, perf).
     known_ids.reserve(events.len());
@@ -93,7 +96,7 @@ fn append_locked(
         results.push(idx);
     }
     if !staged.rows.idx.is_empty() {
-        store::write(client, staged.rows, staged.known_refs, &state, &staged.changed);
+        store::write(staged.rows, staged.known_refs, &state, &staged.changed, &held);
     }
     results
 }
@@ -163,29 +166,22 @@ fn event_id_conflict(event_id: &str, idx: i64) -> Rejection {
 }
 
 /// Stored events with any of the events' event_ids: event_id -> (idx, event).
-fn find_event_ids(
-    client: &pgrx::spi::SpiClient<'_>,
-    st: &Statements,
-    events: &[BuildEvent],
-) -> HashMap<String, (i64, BuildEvent)> {
-    let mut ids: Vec<String> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.clone()).collect();
-    // Sorted (byte order, the column's "C" collation) and distinct: the index scan sorts
-    // its array of keys first, and a sorted one is recognised in one pass.
-    ids.sort_unstable();
-    ids.dedup();
+fn find_event_ids(events: &[BuildEvent]) -> HashMap<String, (i64, BuildEvent)> {
+    let mut ids: Vec<&str> = events.iter().filter(|e| !e.event_id.is_empty()).map(|e| e.event_id.as_str()).collect();
     let mut found = HashMap::new();
     if ids.is_empty() {
         return found;
     }
-    for row in run(client, &st.find_event_ids, &[ids.sql_array()]) {
-        let (Some(id), Some(idx), Some(payload)) = (get::<String>(&row, 1), get::<i64>(&row, 2), get::<JsonB>(&row, 3))
-        else {
-            continue;
-        };
-        if let Ok(stored) = event::from_json_value(payload.0) {
-            found.insert(id, (idx, stored));
+    // In index order, so the probes walk the index's pages in one direction.
+    ids.sort_unstable();
+    ids.dedup();
+    let mut probe = EventIdProbe::open();
+    for id in ids {
+        if let Some(stored) = probe.find(id) {
+            found.insert(id.to_owned(), (stored.idx, crate::event_input::stored(&stored.payload)));
         }
     }
+    probe.close();
     found
 }
 

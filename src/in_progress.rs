@@ -32,7 +32,6 @@ use bel_core::pb::BuildEvent;
 use bel_core::state::{State, TouchedKeys};
 use bel_core::status::Status;
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::spi::SpiClient;
 use pgrx::{pg_sys, FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
 
 use crate::errors::internal;
@@ -45,8 +44,9 @@ pub struct Found {
 }
 
 /// Finds the work in progress of the builds `events` end, after their rows are locked, and
-/// adds its keys to `keys` (to be locked and loaded like the events' own).
-pub fn add_work_in_progress(_locked: &SpiClient<'_>, events: &[BuildEvent], keys: &mut TouchedKeys) -> Found {
+/// adds its keys to `keys` (to be locked and loaded like the events' own). Inside an SPI
+/// connection when any build ends (see append.rs).
+pub fn add_work_in_progress(events: &[BuildEvent], keys: &mut TouchedKeys) -> Found {
     let ending = TouchedKeys::ending_builds(events);
     if ending.is_empty() {
         return Found::default();

@@ -1,8 +1,9 @@
 //! bel: the Build Event Log as a Postgres extension.
 //!
-//! Layers (see the seed): storage is `sql/schema.sql` plus [`store`] (projection rows),
-//! [`write`] (the append's write statement) and [`no_loss`] (the cursor's locks and
-//! horizon), all on the [`spi`] layer; the query engine is `bel-core` (validation,
+//! Layers (see the seed): storage is `sql/schema.sql` plus [`store`] (locking and loading
+//! projection rows, writing an append's rows), [`write`] (the projection rows),
+//! [`row_write`] (rows written without a statement) and [`no_loss`] (the cursor's locks and
+//! horizon), with the [`spi`] layer; the query engine is `bel-core` (validation,
 //! reducer, filters) driven by [`append`], [`read`], [`views`] and [`maintenance`]; the
 //! SQL surface in [`api`] stays thin.
 use pgrx::prelude::*;
@@ -18,7 +19,8 @@ mod no_loss;
 mod read;
 mod relation_oids;
 mod row_checks;
-mod row_insert;
+mod row_lock;
+mod row_write;
 mod spi;
 mod standby;
 mod store;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bel_core::reducer::Reducer;
-use bel_core::state::{ChangedSet, State};
+use bel_core::state::State;
 use bel_core::status::Status;
 use bel_core::{event, Rejection};
 use pgrx::prelude::*;
@@ -12,9 +12,8 @@ use pgrx::JsonB;
 use serde_json::Value;
 
 use crate::errors::{internal, raise};
-use crate::spi::statements::statements;
-use crate::spi::{get, run, select};
-use crate::store::{self, build_request_from_row, job_run_from_row, partition_from_row};
+use crate::spi::{get, select};
+use crate::store::{build_request_from_row, job_run_from_row, partition_from_row};
 use crate::views::{
     build_request_json, job_run_json, partition_json, BUILD_REQUEST_COLUMNS, JOB_RUN_COLUMNS, PARTITION_COLUMNS,
 };
@@ -140,17 +139,7 @@ pub fn rebuild_projections() -> i64 {
             client.update(sql, None, &[]).unwrap_or_else(|e| internal(sql, e));
         }
         let (state, count) = replay_log(client);
-        let st = statements(client);
-        let all = ChangedSet {
-            build_requests: state.build_requests.keys().cloned().collect(),
-            job_runs: state.job_runs.keys().cloned().collect(),
-            partitions: state.partitions.keys().cloned().collect(),
-        };
-        let as_vec = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>();
-        run(client, &st.build_requests.insert_placeholders, &[as_vec(&all.build_requests).into()]);
-        run(client, &st.job_runs.insert_placeholders, &[as_vec(&all.job_runs).into()]);
-        run(client, &st.partitions.insert_placeholders, &[as_vec(&all.partitions).into()]);
-        store::write(client, store::EventRows::default(), Default::default(), &state, &all);
+        crate::write::insert_entities(&state);
         count
     })
 }

@@ -1,4 +1,4 @@
-//! The CHECK constraints of a table, checked on the rows `row_insert` writes as the executor
+//! The CHECK constraints of a table, checked on the rows `row_write` writes as the executor
 //! checks an INSERT's rows. The executor parses and plans a table's CHECK expressions again
 //! for every statement; for bel.events' one CHECK that was ~50k instructions, a tenth of a
 //! lone append (callgrind, docs/benchmarks.md). Here they are compiled once per backend and
@@ -78,7 +78,7 @@ impl CompiledChecks {
                         "bel",
                     )
                     .set_detail("bel made this row itself from a validated event")
-                    .set_hint(crate::row_insert::CHANGED_TABLE_HINT)
+                    .set_hint(crate::row_write::CHANGED_TABLE_HINT)
                     .report(PgLogLevel::ERROR);
                 }
             }

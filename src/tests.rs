@@ -960,7 +960,7 @@ mod tests {
         Spi::get_one_with_args::<i64>("select bel.bel_append($1::bytea)", &[bytes.into()]).unwrap();
     }
 
-    /// The log's rows are written without an INSERT statement (row_insert.rs): every index of
+    /// The log's rows are written without an INSERT statement (row_write.rs): every index of
     /// bel.events and bel.event_partitions still holds every row (amcheck's heapallindexed
     /// fails on a missing entry), created_at is the column's default, the table's CHECK
     /// constraints are enforced, and a table with an INSERT trigger or a default bel does not
@@ -1008,6 +1008,77 @@ mod tests {
         );
     }
 
+    /// The projections are written without a statement too (write.rs): each changed row
+    /// replaces the version the append holds, with every index entry a non-HOT update
+    /// needs (amcheck's heapallindexed), equal to a replay (bel.verify), before and after a
+    /// rebuild; a column bel does not write keeps its value, as under an UPDATE; an UPDATE
+    /// trigger, or a generated column, on a projection is refused.
+    #[pg_test]
+    fn projection_rows_are_replaced_indexed_and_never_pass_a_trigger() {
+        full_build("proj-1", "proj/p1", "proj/j1");
+        build_in_progress("proj-2", "proj/p2", "proj/p3");
+        let batch: Vec<String> = (0..40)
+            .flat_map(|i| {
+                let (b, p) = (format!("proj-b{i}"), format!("proj/b{i}"));
+                [
+                    build_event(&b, "RECEIVED", &format!(r#","requestedPartitions":["{p}"]"#)),
+                    build_event(&b, "PLANNING", ""),
+                    partition_event(&b, &p, "REQUESTED", ""),
+                    partition_event(&b, &p, "ANALYZED", ""),
+                ]
+            })
+            .collect();
+        Spi::run_with_args("select bel.bel_append_batch($1::jsonb)", &[format!("[{}]", batch.join(",")).into()])
+            .unwrap();
+        Spi::run("create extension if not exists amcheck").unwrap();
+        let projection_indexes = "select count(bt_index_check(i.indexrelid, true)) from pg_index i
+             where i.indrelid in ('bel.build_request_state'::regclass, 'bel.job_run_state'::regclass,
+                                  'bel.partition_state'::regclass, 'bel.known_partitions'::regclass)";
+        assert_eq!(count(projection_indexes), 8, "2 + 3 + 2 indexes of the projections, 1 of the known partitions");
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+        assert_eq!(
+            count(
+                "select count(*) from bel.partition_state where partition_ref like 'proj/b%' and status = 'ANALYZED'"
+            ),
+            40
+        );
+        assert!(count("select bel.rebuild_projections()") > 0);
+        assert_eq!(count(projection_indexes), 8);
+        assert_eq!(count("select count(*) from bel.verify()"), 0);
+
+        Spi::run("alter table bel.partition_state add column note text").unwrap();
+        Spi::run("update bel.partition_state set note = 'kept' where partition_ref = 'proj/p2'").unwrap();
+        append(&job_event("proj-2", "proj-2-j2", "RUNNING", ""));
+        append(&partition_event("proj-2", "proj/p2", "BUILDING", "proj-2-j2"));
+        let row = Spi::get_two::<String, String>(
+            "select status, note from bel.partition_state where partition_ref = 'proj/p2'",
+        )
+        .unwrap();
+        assert_eq!(row, (Some("BUILDING".to_owned()), Some("kept".to_owned())), "the unwritten column keeps its value");
+
+        Spi::run("create function public.proj_noop() returns trigger language plpgsql as 'begin return new; end'")
+            .unwrap();
+        Spi::run(
+            "create trigger audit after update on bel.partition_state for each row execute function public.proj_noop()",
+        )
+        .unwrap();
+        let refused = refusal(&append_sql(&partition_event("proj-2", "proj/p2", "AVAILABLE", "proj-2-j2")));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(refused["message"], "bel.partition_state has an UPDATE trigger", "{refused}");
+        assert!(refused["hint"].as_str().is_some_and(|h| h.contains("drop the trigger")), "{refused}");
+        Spi::run("drop trigger audit on bel.partition_state").unwrap();
+        append(&partition_event("proj-2", "proj/p2", "AVAILABLE", "proj-2-j2"));
+
+        Spi::run("alter table bel.job_run_state add column shout text generated always as (upper(status)) stored")
+            .unwrap();
+        let refused = refusal(&append_sql(&job_event("proj-2", "proj-2-j2", "COMPLETED", "")));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(
+            refused["message"], "column \"shout\" of bel.job_run_state has a default that bel does not write",
+            "{refused}"
+        );
+    }
+
     #[pg_test]
     fn the_general_path_plans_under_the_append_settings_and_leaves_the_session_as_it_was() {
         let settings = "current_setting('plan_cache_mode') || ' ' || current_setting('jit') || ' '
@@ -1016,24 +1087,27 @@ mod tests {
         let session = || Spi::get_one::<String>(&format!("select {settings}")).unwrap();
         let defaults = session();
         assert_eq!(defaults.as_deref(), Some("auto on ononon"), "the test session's defaults");
-        // A trigger on a projection the general path updates reports the settings in force
-        // there, as an error (which the caller's subtransaction abort then unwinds).
+        // A CHECK constraint on the build request that an ending append updates reports the
+        // settings in force there, on the general path whose one statement (the work in
+        // progress of the ending build) is planned under them; as an error, which the
+        // caller's subtransaction abort then unwinds.
         Spi::run(&format!(
-            "create function public.report_settings() returns trigger language plpgsql as
+            "create function public.report_settings() returns boolean language plpgsql as
              $$ begin raise exception '%', {settings}; end $$"
         ))
         .unwrap();
         Spi::run(
-            "create trigger report_settings before update on bel.build_request_state
-             for each row execute function public.report_settings()",
+            "alter table bel.build_request_state add constraint report_settings
+             check (status is distinct from 'CANCELLED' or public.report_settings())",
         )
         .unwrap();
         append(&build_event("settings", "RECEIVED", r#","requestedPartitions":["settings/p"]"#));
-        let reported = refusal(&append_sql(&build_event("settings", "PLANNING", "")));
+        append(&build_event("settings", "PLANNING", ""));
+        let reported = refusal(&append_sql(&build_event("settings", "CANCELLED", "")));
         assert_eq!(reported["message"], "force_generic_plan off offoffoff", "{reported}");
         assert_eq!(session(), defaults, "restored after an error on the general path");
 
-        Spi::run("drop trigger report_settings on bel.build_request_state").unwrap();
+        Spi::run("alter table bel.build_request_state drop constraint report_settings").unwrap();
         full_build("settings-2", "settings/q", "settings/j");
         assert_eq!(session(), defaults, "restored after appends");
     }

@@ -1,93 +1,22 @@
-//! The statement that writes an append's projections: newly named partitions and the
-//! changed entity rows, as one statement of data-modifying CTEs (one per part that has
-//! rows), prepared once per shape and kept. The event rows do not come here: see
-//! `row_insert`.
-//!
-//! The parts are described as data (table, columns, action) and their SQL is generated,
-//! in two forms: a part with exactly one row takes scalar parameters (no set-returning
-//! functions to set up: most appends write one event and change one entity per kind),
-//! and a part with more rows takes one array per column, unnested in lockstep. jsonb
-//! values travel as JSON text in the array form and are parsed by the statement, row by
-//! row in the executor's per-row memory (parsed into a jsonb[] up front, a batch of 1,000
-//! events grew the backend by megabytes of parser garbage, ~20% of its time with the page
-//! faults; perf).
+//! The projection rows an append writes, without a statement (`row_write`): newly named
+//! partitions into `bel.known_partitions` (INSERT ... ON CONFLICT DO NOTHING), and each
+//! changed build request, job run and partition over the row the append holds for it (the
+//! placeholder it inserted or the row it locked; see `store::lock_kind`). An UPDATE
+//! statement of these rows cost a bulk append a fifth of its instructions (callgrind,
+//! docs/benchmarks.md): its executor, its array parameters unnested and its jsonb parsed
+//! from text, and a scan by key to find each row the append already held.
+use std::collections::{BTreeMap, BTreeSet};
 
-use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
-use pgrx::spi::{OwnedPreparedStatement, SpiClient};
-use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
+use bel_core::state::{BuildRequest, ChangedSet, JobRun, Partition, State};
+use bel_core::status::Status;
+use pgrx::{pg_sys, IntoDatum};
 
-use crate::spi::arrays::SqlArray;
-use crate::spi::jsonb_text::JsonbText;
-use crate::spi::run;
-use crate::spi::statements::statement_for_shape;
+use crate::relation_oids::bel_relation;
+use crate::row_write::{Column, RowWriter, Tid, Write};
+use crate::spi::arrays::text_array;
+use crate::spi::{jsonb_build, to_timestamptz};
 
-/// A column's SQL type and how its values travel.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum ColumnType {
-    Text,
-    Int4,
-    Int8,
-    Jsonb,
-    Timestamptz,
-    /// text[] per row; in the array form the JSON text of a string array per row
-    /// (Postgres arrays of arrays must be rectangular).
-    TextList,
-}
-
-impl ColumnType {
-    fn scalar(self) -> (&'static str, PgOid) {
-        match self {
-            ColumnType::Text => ("text", PgOid::BuiltIn(T::TEXTOID)),
-            ColumnType::Int4 => ("int4", PgOid::BuiltIn(T::INT4OID)),
-            ColumnType::Int8 => ("int8", PgOid::BuiltIn(T::INT8OID)),
-            ColumnType::Jsonb => ("jsonb", PgOid::BuiltIn(T::JSONBOID)),
-            ColumnType::Timestamptz => ("timestamptz", PgOid::BuiltIn(T::TIMESTAMPTZOID)),
-            ColumnType::TextList => ("text[]", PgOid::BuiltIn(T::TEXTARRAYOID)),
-        }
-    }
-
-    fn array(self) -> (&'static str, PgOid) {
-        match self {
-            ColumnType::Text => ("text[]", PgOid::BuiltIn(T::TEXTARRAYOID)),
-            ColumnType::Int4 => ("int4[]", PgOid::BuiltIn(T::INT4ARRAYOID)),
-            ColumnType::Int8 => ("int8[]", PgOid::BuiltIn(T::INT8ARRAYOID)),
-            ColumnType::Jsonb | ColumnType::TextList => ("text[]", PgOid::BuiltIn(T::TEXTARRAYOID)),
-            ColumnType::Timestamptz => ("timestamptz[]", PgOid::BuiltIn(T::TIMESTAMPTZARRAYOID)),
-        }
-    }
-
-    /// The column's value from the unnested row `u` (array form).
-    fn value_in_row(self, column: &str) -> String {
-        self.element_value(&format!("u.{column}"))
-    }
-
-    /// The column's value from `element`, an element of its array parameter.
-    fn element_value(self, element: &str) -> String {
-        match self {
-            ColumnType::Jsonb => format!("{element}::jsonb"),
-            ColumnType::TextList => format!("ARRAY(SELECT jsonb_array_elements_text({element}::jsonb))"),
-            _ => element.to_owned(),
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Action {
-    /// INSERT ... ON CONFLICT DO NOTHING.
-    InsertIfAbsent,
-    /// UPDATE by the first column (the key).
-    Update,
-}
-
-struct PartSpec {
-    table: &'static str,
-    columns: &'static [(&'static str, ColumnType)],
-    action: Action,
-}
-
-use ColumnType::*;
-
-/// The parts, in parameter order; a part's position is its bit in `WriteShape` masks.
+/// The projection tables.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Part {
     KnownPartitions,
@@ -97,334 +26,197 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::KnownPartitions, Part::BuildRequests, Part::JobRuns, Part::Partitions];
-
-    fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-
-    /// The part's table (schema-qualified) and its columns, in the order its values come:
-    /// also the columns of a row written without this statement (`store::write_lone_creation`).
+    /// Schema-qualified, for errors.
     pub fn table(self) -> &'static str {
-        self.spec().table
-    }
-
-    pub fn columns(self) -> Vec<&'static str> {
-        self.spec().columns.iter().map(|(name, _)| *name).collect()
-    }
-
-    fn spec(self) -> PartSpec {
         match self {
-            // The refs come sorted and distinct (no DISTINCT: its sort costs more to set up
-            // than it saves), so concurrent appends insert shared keys in the same order.
-            Part::KnownPartitions => PartSpec {
-                table: "bel.known_partitions",
-                columns: &[("partition_ref", Text)],
-                action: Action::InsertIfAbsent,
-            },
-            Part::BuildRequests => PartSpec {
-                table: "bel.build_request_state",
-                columns: &[
-                    ("build_request_id", Text),
-                    ("status", Text),
-                    ("requested_partitions", TextList),
-                    ("delegations", Jsonb),
-                    ("first_idx", Int8),
-                    ("last_idx", Int8),
-                    ("created_at", Timestamptz),
-                    ("updated_at", Timestamptz),
-                ],
-                action: Action::Update,
-            },
-            Part::JobRuns => PartSpec {
-                table: "bel.job_run_state",
-                columns: &[
-                    ("job_run_id", Text),
-                    ("build_request_id", Text),
-                    ("job_label", Text),
-                    ("status", Text),
-                    ("target_partitions", TextList),
-                    ("exit_code", Int4),
-                    ("message", Text),
-                    ("first_idx", Int8),
-                    ("last_idx", Int8),
-                    ("created_at", Timestamptz),
-                    ("updated_at", Timestamptz),
-                ],
-                action: Action::Update,
-            },
-            Part::Partitions => PartSpec {
-                table: "bel.partition_state",
-                columns: &[
-                    ("partition_ref", Text),
-                    ("status", Text),
-                    ("build_request_id", Text),
-                    ("job_run_id", Text),
-                    ("last_idx", Int8),
-                    ("updated_at", Timestamptz),
-                ],
-                action: Action::Update,
-            },
+            Part::KnownPartitions => "bel.known_partitions",
+            Part::BuildRequests => "bel.build_request_state",
+            Part::JobRuns => "bel.job_run_state",
+            Part::Partitions => "bel.partition_state",
         }
     }
-}
 
-/// Which write statement: the parts present, and those of them with exactly one row.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct WriteShape {
-    present: u8,
-    single_row: u8,
-}
-
-impl WriteShape {
-    /// A unique number below `MAX_SHAPES`: two part bit sets.
-    fn key(self) -> u32 {
-        u32::from(self.present) | u32::from(self.single_row) << 8
+    pub fn relation(self) -> pg_sys::Oid {
+        bel_relation(match self {
+            Part::KnownPartitions => c"known_partitions",
+            Part::BuildRequests => c"build_request_state",
+            Part::JobRuns => c"job_run_state",
+            Part::Partitions => c"partition_state",
+        })
     }
-}
 
-/// One column's values, one per row.
-pub enum Values {
-    Text(Vec<Option<String>>),
-    Int4(Vec<Option<i32>>),
-    Int8(Vec<i64>),
-    Jsonb(Vec<JsonbText>),
-    Timestamptz(Vec<TimestampWithTimeZone>),
-    TextList(Vec<Vec<String>>),
-}
-
-impl Values {
-    fn len(&self) -> usize {
+    /// Every column bel writes, the key first, in the order of the values below.
+    pub fn columns(self) -> &'static [Column] {
+        use pg_sys::{INT4OID as INT4, INT8OID as INT8, JSONBOID as JSONB, TEXTARRAYOID as TEXTS, TEXTOID as TEXT};
+        const AT: pg_sys::Oid = pg_sys::TIMESTAMPTZOID;
         match self {
-            Values::Text(v) => v.len(),
-            Values::Int4(v) => v.len(),
-            Values::Int8(v) => v.len(),
-            Values::Jsonb(v) => v.len(),
-            Values::Timestamptz(v) => v.len(),
-            Values::TextList(v) => v.len(),
+            Part::KnownPartitions => &[("partition_ref", TEXT)],
+            Part::BuildRequests => &[
+                ("build_request_id", TEXT),
+                ("status", TEXT),
+                ("requested_partitions", TEXTS),
+                ("delegations", JSONB),
+                ("first_idx", INT8),
+                ("last_idx", INT8),
+                ("created_at", AT),
+                ("updated_at", AT),
+            ],
+            Part::JobRuns => &[
+                ("job_run_id", TEXT),
+                ("build_request_id", TEXT),
+                ("job_label", TEXT),
+                ("status", TEXT),
+                ("target_partitions", TEXTS),
+                ("exit_code", INT4),
+                ("message", TEXT),
+                ("first_idx", INT8),
+                ("last_idx", INT8),
+                ("created_at", AT),
+                ("updated_at", AT),
+            ],
+            Part::Partitions => &[
+                ("partition_ref", TEXT),
+                ("status", TEXT),
+                ("build_request_id", TEXT),
+                ("job_run_id", TEXT),
+                ("last_idx", INT8),
+                ("updated_at", AT),
+            ],
         }
     }
 
-    fn column_type(&self) -> ColumnType {
+    /// Opens the table for `write` of rows of all its columns.
+    pub fn open(self, write: Write) -> RowWriter {
+        RowWriter::open(self.relation(), self.table(), self.columns(), write)
+    }
+
+    /// A placeholder row: the key, status NULL (never committed so, see sql/schema.sql),
+    /// the NOT NULL columns empty.
+    pub fn placeholder(self, key: &str) -> Vec<Option<pg_sys::Datum>> {
+        let no_refs = || Some(text_array(&[]));
         match self {
-            Values::Text(_) => Text,
-            Values::Int4(_) => Int4,
-            Values::Int8(_) => Int8,
-            Values::Jsonb(_) => Jsonb,
-            Values::Timestamptz(_) => Timestamptz,
-            Values::TextList(_) => TextList,
-        }
-    }
-
-    /// The parameter: the only value (scalar form) or an array of them.
-    fn into_parameter(self, single_row: bool) -> DatumWithOid<'static> {
-        fn only<T>(v: Vec<T>) -> Option<T> {
-            v.into_iter().next()
-        }
-        match (self, single_row) {
-            (Values::Text(v), true) => only(v).flatten().into(),
-            (Values::Text(v), false) => v.sql_array(),
-            (Values::Int4(v), true) => only(v).flatten().into(),
-            (Values::Int4(v), false) => v.sql_array(),
-            (Values::Int8(v), true) => only(v).into(),
-            (Values::Int8(v), false) => v.sql_array(),
-            (Values::Jsonb(v), true) => only(v).into(),
-            (Values::Jsonb(v), false) => v.into_iter().map(|j| j.0).collect::<Vec<_>>().sql_array(),
-            (Values::Timestamptz(v), true) => only(v).into(),
-            (Values::Timestamptz(v), false) => v.sql_array(),
-            (Values::TextList(v), true) => only(v).unwrap_or_default().sql_array(),
-            (Values::TextList(v), false) => v
-                .into_iter()
-                .map(|list| serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned()))
-                .collect::<Vec<_>>()
-                .sql_array(),
+            Part::KnownPartitions => vec![key.into_datum()],
+            Part::BuildRequests => {
+                let no_delegations = Some(jsonb_build::to_jsonb(&BTreeMap::<String, String>::new()));
+                vec![key.into_datum(), None, no_refs(), no_delegations, None, None, None, None]
+            }
+            Part::JobRuns => {
+                vec![key.into_datum(), None, None, None, no_refs(), None, "".into_datum(), None, None, None, None]
+            }
+            Part::Partitions => vec![key.into_datum(), None, None, None, None, None],
         }
     }
 }
 
-/// The rows of one part, column by column in the part's column order.
-pub struct PartRows {
-    pub part: Part,
-    pub columns: Vec<Values>,
+pub fn build_request_row(b: &BuildRequest) -> Vec<Option<pg_sys::Datum>> {
+    vec![
+        b.build_request_id.as_str().into_datum(),
+        b.status.short_name().into_datum(),
+        Some(text_array(&b.requested_partitions)),
+        Some(jsonb_build::to_jsonb(&b.delegations)),
+        b.first_idx.into_datum(),
+        b.last_idx.into_datum(),
+        to_timestamptz(b.created_at).into_datum(),
+        to_timestamptz(b.updated_at).into_datum(),
+    ]
 }
 
-impl PartRows {
-    fn rows(&self) -> usize {
-        self.columns.first().map_or(0, Values::len)
-    }
+fn job_run_row(r: &JobRun) -> Vec<Option<pg_sys::Datum>> {
+    vec![
+        r.job_run_id.as_str().into_datum(),
+        r.build_request_id.as_str().into_datum(),
+        r.job_label.as_str().into_datum(),
+        r.status.short_name().into_datum(),
+        Some(text_array(&r.target_partitions)),
+        r.exit_code.into_datum(),
+        r.message.as_str().into_datum(),
+        r.first_idx.into_datum(),
+        r.last_idx.into_datum(),
+        to_timestamptz(r.created_at).into_datum(),
+        to_timestamptz(r.updated_at).into_datum(),
+    ]
 }
 
-/// Runs the write of `parts` (any order; parts without rows are left out).
-pub fn write_parts(client: &SpiClient<'_>, mut parts: Vec<PartRows>) {
-    parts.retain(|p| p.rows() > 0);
-    if parts.is_empty() {
+fn partition_row(p: &Partition) -> Vec<Option<pg_sys::Datum>> {
+    vec![
+        p.partition_ref.as_str().into_datum(),
+        p.status.short_name().into_datum(),
+        p.build_request_id.as_str().into_datum(),
+        p.job_run_id.as_deref().into_datum(),
+        p.last_idx.into_datum(),
+        to_timestamptz(p.updated_at).into_datum(),
+    ]
+}
+
+/// Where the rows of the entities an append holds are, by key: the placeholders it
+/// inserted and the rows it locked (`store::lock_kind`).
+#[derive(Default)]
+pub struct HeldRows {
+    pub build_requests: BTreeMap<String, Tid>,
+    pub job_runs: BTreeMap<String, Tid>,
+    pub partitions: BTreeMap<String, Tid>,
+}
+
+/// Inserts `refs` (sorted: concurrent appends insert shared keys in the same order) into
+/// bel.known_partitions unless known.
+pub fn insert_known_partitions(refs: &BTreeSet<String>) {
+    if refs.is_empty() {
         return;
     }
-    parts.sort_by_key(|p| p.part as u8);
-    let mut shape = WriteShape { present: 0, single_row: 0 };
-    for p in &parts {
-        debug_assert_eq!(
-            p.columns.iter().map(Values::column_type).collect::<Vec<_>>(),
-            p.part.spec().columns.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
-            "columns of {:?}",
-            p.part
-        );
-        shape.present |= p.part.bit();
-        if p.rows() == 1 {
-            shape.single_row |= p.part.bit();
-        }
+    let mut known = Part::KnownPartitions.open(Write::InsertIfAbsent);
+    for partition in refs {
+        known.insert_if_absent(|| vec![partition.as_str().into_datum()]);
     }
-    let args: Vec<DatumWithOid<'static>> = parts
-        .into_iter()
-        .flat_map(|p| {
-            let single = shape.single_row & p.part.bit() != 0;
-            p.columns.into_iter().map(move |v| v.into_parameter(single))
-        })
-        .collect();
-    run(client, statement(client, shape), &args);
+    known.close();
 }
 
-/// The statement of `shape`, prepared on first use.
-fn statement(client: &SpiClient<'_>, shape: WriteShape) -> &'static OwnedPreparedStatement {
-    statement_for_shape(client, shape.key(), || statement_sql(shape))
+/// Writes the changed entities of `state` over the rows held for them.
+pub fn update_entities(state: &State, changed: &ChangedSet, held: &HeldRows) {
+    update_part(
+        Part::BuildRequests,
+        &changed.build_requests,
+        &state.build_requests,
+        &held.build_requests,
+        build_request_row,
+    );
+    update_part(Part::JobRuns, &changed.job_runs, &state.job_runs, &held.job_runs, job_run_row);
+    update_part(Part::Partitions, &changed.partitions, &state.partitions, &held.partitions, partition_row);
 }
 
-fn cte_name(part: Part) -> String {
-    format!("w{}", part as u8)
-}
-
-/// The SQL and parameter types of `shape`.
-fn statement_sql(shape: WriteShape) -> (String, Vec<PgOid>) {
-    let mut ctes = Vec::new();
-    let mut types = Vec::new();
-    for part in Part::ALL {
-        if shape.present & part.bit() == 0 {
-            continue;
-        }
-        let single = shape.single_row & part.bit() != 0;
-        let spec = part.spec();
-        let first = types.len() + 1;
-        types.extend(spec.columns.iter().map(|(_, t)| if single { t.scalar().1 } else { t.array().1 }));
-        let body = match spec.action {
-            Action::Update => update_sql(&spec, single, first),
-            Action::InsertIfAbsent => insert_sql(&spec, single, first),
+fn update_part<T>(
+    part: Part,
+    changed: &BTreeSet<String>,
+    entities: &BTreeMap<String, T>,
+    held: &BTreeMap<String, Tid>,
+    row: fn(&T) -> Vec<Option<pg_sys::Datum>>,
+) {
+    if changed.is_empty() {
+        return;
+    }
+    let mut table = part.open(Write::Update);
+    for key in changed {
+        let (Some(entity), Some(&tid)) = (entities.get(key), held.get(key)) else {
+            crate::errors::internal(
+                "writing the projections",
+                format!("{} {key:?} changed but not held", part.table()),
+            );
         };
-        ctes.push(format!("{} AS ({body})", cte_name(part)));
+        table.update(tid, || row(entity));
     }
-    (format!("WITH {} SELECT 1", ctes.join(", ")), types)
+    table.close();
 }
 
-/// `unnest($n::t[])` for each column, in column order (the array form's parameters).
-fn unnested_columns(spec: &PartSpec, first: usize) -> Vec<String> {
-    spec.columns.iter().enumerate().map(|(i, (_, t))| format!("unnest(${}::{})", first + i, t.array().0)).collect()
+/// Inserts every entity of `state` (into projections emptied by the caller).
+pub fn insert_entities(state: &State) {
+    insert_part(Part::BuildRequests, &state.build_requests, build_request_row);
+    insert_part(Part::JobRuns, &state.job_runs, job_run_row);
+    insert_part(Part::Partitions, &state.partitions, partition_row);
 }
 
-/// `(SELECT unnest($n::t[]) AS c, ...) AS u`: the rows of the array form.
-fn unnested_rows(spec: &PartSpec, first: usize) -> String {
-    let columns: Vec<String> = unnested_columns(spec, first)
-        .into_iter()
-        .zip(spec.columns)
-        .map(|(unnest, (name, _))| format!("{unnest} AS {name}"))
-        .collect();
-    format!("(SELECT {}) AS u", columns.join(", "))
-}
-
-/// INSERT ... ON CONFLICT DO NOTHING of the part's rows.
-fn insert_sql(spec: &PartSpec, single: bool, first: usize) -> String {
-    let names: Vec<&str> = spec.columns.iter().map(|(name, _)| *name).collect();
-    let select = if single {
-        let values: Vec<String> =
-            spec.columns.iter().enumerate().map(|(i, (_, t))| format!("${}::{}", first + i, t.scalar().0)).collect();
-        format!("SELECT {}", values.join(", "))
-    } else if spec.columns.iter().any(|(_, t)| *t == TextList) {
-        let values: Vec<String> = spec.columns.iter().map(|(name, t)| t.value_in_row(name)).collect();
-        format!("SELECT {} FROM {}", values.join(", "), unnested_rows(spec, first))
-    } else {
-        // Unnested in the target list: a ProjectSet streams the rows (`FROM unnest(...)`
-        // would materialise them in a tuplestore first).
-        let values: Vec<String> = unnested_columns(spec, first)
-            .iter()
-            .zip(spec.columns)
-            .map(|(unnest, (_, t))| t.element_value(unnest))
-            .collect();
-        format!("SELECT {}", values.join(", "))
-    };
-    format!("INSERT INTO {} ({}) {select} ON CONFLICT DO NOTHING", spec.table, names.join(", "))
-}
-
-fn update_sql(spec: &PartSpec, single: bool, first: usize) -> String {
-    let (key, _) = spec.columns[0];
-    if single {
-        let sets: Vec<String> = spec
-            .columns
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, (name, t))| format!("{name} = ${}::{}", first + i, t.scalar().0))
-            .collect();
-        format!("UPDATE {} SET {} WHERE {key} = ${first}::text", spec.table, sets.join(", "))
-    } else {
-        let sets: Vec<String> =
-            spec.columns.iter().skip(1).map(|(name, t)| format!("{name} = {}", t.value_in_row(name))).collect();
-        format!(
-            "UPDATE {} s SET {} FROM {} WHERE s.{key} = u.{key}",
-            spec.table,
-            sets.join(", "),
-            unnested_rows(spec, first)
-        )
+fn insert_part<T>(part: Part, entities: &BTreeMap<String, T>, row: fn(&T) -> Vec<Option<pg_sys::Datum>>) {
+    let mut table = part.open(Write::Insert);
+    for entity in entities.values() {
+        table.insert(|| row(entity));
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shape(present: &[Part], single_row: &[Part]) -> WriteShape {
-        WriteShape {
-            present: present.iter().map(|p| p.bit()).sum(),
-            single_row: single_row.iter().map(|p| p.bit()).sum(),
-        }
-    }
-
-    #[test]
-    fn one_event_with_one_entity_is_all_scalars() {
-        let (sql, types) = statement_sql(shape(
-            &[Part::KnownPartitions, Part::BuildRequests],
-            &[Part::KnownPartitions, Part::BuildRequests],
-        ));
-        assert!(!sql.contains("unnest"), "{sql}");
-        assert!(sql.contains("UPDATE bel.build_request_state SET status = $3::text"), "{sql}");
-        assert!(sql.contains("WHERE build_request_id = $2::text"), "{sql}");
-        assert_eq!(types.len(), 1 + 8);
-    }
-
-    #[test]
-    fn many_rows_are_unnested_and_lists_travel_as_json_text() {
-        let (sql, types) = statement_sql(shape(&[Part::JobRuns], &[]));
-        assert!(
-            sql.contains("target_partitions = ARRAY(SELECT jsonb_array_elements_text(u.target_partitions::jsonb))"),
-            "{sql}"
-        );
-        assert!(sql.contains("unnest($1::text[]) AS job_run_id"), "{sql}");
-        assert!(sql.contains("WHERE s.job_run_id = u.job_run_id"), "{sql}");
-        assert_eq!(types[4], PgOid::BuiltIn(T::TEXTARRAYOID));
-    }
-
-    #[test]
-    fn jsonb_travels_as_text_parsed_row_by_row() {
-        let (sql, types) = statement_sql(shape(&[Part::BuildRequests], &[]));
-        assert!(sql.contains("delegations = u.delegations::jsonb"), "{sql}");
-        assert!(sql.contains("unnest($4::text[]) AS delegations"), "{sql}");
-        assert_eq!(types[3], PgOid::BuiltIn(T::TEXTARRAYOID));
-    }
-
-    #[test]
-    fn newly_named_partitions_are_inserted_unless_known() {
-        let (sql, _) = statement_sql(shape(&[Part::KnownPartitions], &[]));
-        assert_eq!(
-            sql,
-            "WITH w0 AS (INSERT INTO bel.known_partitions (partition_ref) SELECT unnest($1::text[]) \
-             ON CONFLICT DO NOTHING) SELECT 1"
-        );
-    }
+    table.close();
 }

@@ -1,10 +1,11 @@
-//! Array parameters of the append path, built with `construct_md_array` from element
-//! types known at compile time. pgrx's generic `Vec<T>` conversion looks the element and
-//! array types up in the catalog caches several times per array; an append passes about
-//! twenty arrays, and those lookups were ~4% of a single-event append (perf).
+//! Arrays for statement parameters and for the rows bel writes, built with
+//! `construct_md_array` from element types known at compile time. pgrx's generic `Vec<T>`
+//! conversion looks the element and array types up in the catalog caches several times per
+//! array; when an append passed about twenty arrays, those lookups were ~4% of a
+//! single-event append (perf).
 use std::ffi::c_char;
 
-use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::datum::DatumWithOid;
 use pgrx::{pg_sys, IntoDatum};
 
 use crate::errors::internal;
@@ -21,22 +22,18 @@ struct Element {
 
 const TEXT: Element =
     Element { oid: pg_sys::TEXTOID, array_oid: pg_sys::TEXTARRAYOID, len: -1, by_value: false, align: b'i' };
-const INT4: Element =
-    Element { oid: pg_sys::INT4OID, array_oid: pg_sys::INT4ARRAYOID, len: 4, by_value: true, align: b'i' };
-// int8 and timestamptz are passed by value on 64-bit builds (FLOAT8PASSBYVAL), the only
-// kind pgrx supports.
+// int8 is passed by value on 64-bit builds (FLOAT8PASSBYVAL), the only kind pgrx supports.
 const INT8: Element =
     Element { oid: pg_sys::INT8OID, array_oid: pg_sys::INT8ARRAYOID, len: 8, by_value: true, align: b'd' };
-const TIMESTAMPTZ: Element = Element {
-    oid: pg_sys::TIMESTAMPTZOID,
-    array_oid: pg_sys::TIMESTAMPTZARRAYOID,
-    len: 8,
-    by_value: true,
-    align: b'd',
-};
+
+/// A one-dimensional array of `elements` (None = SQL NULL element), as a parameter.
+fn build(elements: Vec<Option<pg_sys::Datum>>, element: &Element) -> DatumWithOid<'static> {
+    // SAFETY: `array` makes an array of `element.array_oid`'s type.
+    unsafe { DatumWithOid::new(array(elements, element), element.array_oid) }
+}
 
 /// A one-dimensional array of `elements` (None = SQL NULL element).
-fn build(elements: Vec<Option<pg_sys::Datum>>, element: &Element) -> DatumWithOid<'static> {
+fn array(elements: Vec<Option<pg_sys::Datum>>, element: &Element) -> pg_sys::Datum {
     let count = i32::try_from(elements.len()).unwrap_or_else(|e| internal("array too long", e));
     let mut nulls: Vec<bool> = elements.iter().map(Option::is_none).collect();
     let mut datums: Vec<pg_sys::Datum> = elements.into_iter().map(|d| d.unwrap_or(pg_sys::Datum::from(0))).collect();
@@ -58,8 +55,7 @@ fn build(elements: Vec<Option<pg_sys::Datum>>, element: &Element) -> DatumWithOi
             element.align as c_char,
         )
     };
-    // SAFETY: `array` is an array of `element.array_oid`'s type.
-    unsafe { DatumWithOid::new(pg_sys::Datum::from(array), element.array_oid) }
+    pg_sys::Datum::from(array)
 }
 
 /// Conversion into an SQL array parameter.
@@ -73,26 +69,13 @@ impl SqlArray for Vec<String> {
     }
 }
 
-impl SqlArray for Vec<Option<String>> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.iter().map(|s| s.as_deref().and_then(IntoDatum::into_datum)).collect(), &TEXT)
-    }
-}
-
-impl SqlArray for Vec<Option<i32>> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(|v| v.map(pg_sys::Datum::from)).collect(), &INT4)
-    }
-}
-
 impl SqlArray for Vec<i64> {
     fn sql_array(self) -> DatumWithOid<'static> {
         build(self.into_iter().map(|v| Some(pg_sys::Datum::from(v))).collect(), &INT8)
     }
 }
 
-impl SqlArray for Vec<TimestampWithTimeZone> {
-    fn sql_array(self) -> DatumWithOid<'static> {
-        build(self.into_iter().map(IntoDatum::into_datum).collect(), &TIMESTAMPTZ)
-    }
+/// A text[] datum of `values`, in the current memory context (a row's column).
+pub fn text_array(values: &[String]) -> pg_sys::Datum {
+    array(values.iter().map(|s| s.as_str().into_datum()).collect(), &TEXT)
 }

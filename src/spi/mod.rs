@@ -48,6 +48,19 @@ pub fn get<T: pgrx::FromDatum + pgrx::IntoDatum>(row: &SpiHeapTupleData<'_>, ord
     row.get::<T>(ordinal).unwrap_or_else(|e| internal("reading a column", e))
 }
 
+/// A row's columns by 1-based ordinal: a row of an SPI result, or one bel read from its
+/// table itself (`row_lock`).
+pub trait Columns {
+    /// Column `ordinal`; None for NULL.
+    fn column<T: pgrx::FromDatum + pgrx::IntoDatum>(&self, ordinal: usize) -> Option<T>;
+}
+
+impl Columns for SpiHeapTupleData<'_> {
+    fn column<T: pgrx::FromDatum + pgrx::IntoDatum>(&self, ordinal: usize) -> Option<T> {
+        get(self, ordinal)
+    }
+}
+
 /// Microseconds between the Unix epoch and Postgres' epoch (2000-01-01).
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 

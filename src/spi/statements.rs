@@ -1,9 +1,7 @@
 //! The SPI statements bel runs, prepared once per backend and kept (planning a statement
-//! can cost more than running it on the append path); the append's write statement, which
-//! has a shape per combination of parts, is in `write.rs`. Plans survive DDL: Postgres'
-//! plan cache re-plans a kept statement whose tables changed.
-use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+//! can cost more than running it on the append path). Plans survive DDL: Postgres' plan
+//! cache re-plans a kept statement whose tables changed.
+use std::cell::OnceCell;
 
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
@@ -11,10 +9,6 @@ use pgrx::{pg_sys::PgOid, PgBuiltInOids as T};
 use super::prepare;
 
 pub struct Statements {
-    pub build_requests: EntityStatements,
-    pub job_runs: EntityStatements,
-    pub partitions: EntityStatements,
-    pub find_event_ids: OwnedPreparedStatement,
     /// The largest committed idx (see no_loss/horizon.rs).
     pub last_committed_idx: OwnedPreparedStatement,
     pub events_in_range: OwnedPreparedStatement,
@@ -65,31 +59,6 @@ impl Statements {
             )
         };
         Statements {
-            build_requests: EntityStatements::prepare(
-                c,
-                "bel.build_request_state",
-                "build_request_id",
-                "build_request_id, status, requested_partitions, delegations, first_idx, last_idx, created_at,
-                 updated_at",
-            ),
-            job_runs: EntityStatements::prepare(
-                c,
-                "bel.job_run_state",
-                "job_run_id",
-                "job_run_id, build_request_id, job_label, status, target_partitions, exit_code, message, first_idx,
-                 last_idx, created_at, updated_at",
-            ),
-            partitions: EntityStatements::prepare(
-                c,
-                "bel.partition_state",
-                "partition_ref",
-                "partition_ref, status, build_request_id, job_run_id, last_idx, updated_at",
-            ),
-            find_event_ids: prepare(
-                c,
-                "SELECT event_id, idx, payload FROM bel.events WHERE event_id = ANY($1::text[])",
-                &[TEXT_ARRAY],
-            ),
             last_committed_idx: prepare(c, "SELECT coalesce(max(idx), 0) FROM bel.events", &[]),
             events_in_range: prepare(c, &events_range, &[INT8, INT8, INT4]),
             event_columns: prepare(
@@ -116,82 +85,17 @@ impl Statements {
     }
 }
 
-/// The statements that lock the rows of one projection (see `store::lock_kind`), for one
-/// key (scalar: nothing to unnest or sort) and for several.
-pub struct EntityStatements {
-    /// Placeholder rows for keys an append may create; RETURNING the keys inserted. The
-    /// keys come sorted and are unnested in the target list (a ProjectSet: array order,
-    /// nothing sorted or materialised), so concurrent appends insert shared keys in the
-    /// same order.
-    pub insert_placeholder: OwnedPreparedStatement,
-    pub insert_placeholders: OwnedPreparedStatement,
-    /// The rows of existing keys, FOR UPDATE, in key order.
-    pub lock_one: OwnedPreparedStatement,
-    pub lock_many: OwnedPreparedStatement,
-}
-
-impl EntityStatements {
-    fn prepare(c: &SpiClient<'_>, table: &str, key: &str, columns: &str) -> Self {
-        EntityStatements {
-            insert_placeholder: prepare(
-                c,
-                &format!("INSERT INTO {table} ({key}) VALUES ($1) ON CONFLICT DO NOTHING RETURNING {key}"),
-                &[TEXT],
-            ),
-            insert_placeholders: prepare(
-                c,
-                &format!(
-                    "INSERT INTO {table} ({key}) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING {key}"
-                ),
-                &[TEXT_ARRAY],
-            ),
-            lock_one: prepare(c, &format!("SELECT {columns} FROM {table} WHERE {key} = $1 FOR UPDATE"), &[TEXT]),
-            lock_many: prepare(
-                c,
-                &format!("SELECT {columns} FROM {table} WHERE {key} = ANY($1::text[]) ORDER BY {key} FOR UPDATE"),
-                &[TEXT_ARRAY],
-            ),
-        }
-    }
-}
-
-// The statement caches. Why leaking into `'static` is safe and bounded:
-// - a backend is one process running one thread, so a thread-local is per backend and
-//   nothing is shared or sent between threads;
-// - a kept statement (`SPI_keepplan`) lives in the backend's top memory context until the
-//   backend exits, exactly as long as the leaked box that owns its handle; DDL does not
-//   invalidate the handle (the plan cache re-plans it on next use);
-// - the caches never grow without bound: `STATEMENTS` holds one `Statements` per backend,
-//   `BY_SHAPE` at most one statement per write shape, and the shapes are a small closed
-//   set (see `MAX_SHAPES`), so the memory leaked per backend is fixed.
+// The statement cache. Why leaking into `'static` is safe and bounded: a backend is one
+// process running one thread, so a thread-local is per backend and nothing is shared or sent
+// between threads; a kept statement (`SPI_keepplan`) lives in the backend's top memory
+// context until the backend exits, exactly as long as the leaked box that owns its handle;
+// DDL does not invalidate the handle (the plan cache re-plans it on next use); and there is
+// one `Statements` per backend, so the memory leaked is fixed.
 thread_local! {
     static STATEMENTS: OnceCell<&'static Statements> = const { OnceCell::new() };
-    static BY_SHAPE: RefCell<HashMap<u32, &'static OwnedPreparedStatement>> = RefCell::new(HashMap::new());
 }
 
 /// The backend's fixed statements, prepared on first use.
 pub fn statements(client: &SpiClient<'_>) -> &'static Statements {
     STATEMENTS.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Statements::prepare_all(client)))))
-}
-
-/// Keys of [`statement_for_shape`] are below this: shapes are bit sets of a few parts.
-pub const MAX_SHAPES: u32 = 1 << 17;
-
-/// The statement of a generated shape (`key < MAX_SHAPES` identifies it), prepared from
-/// `sql()` on first use and kept.
-pub fn statement_for_shape(
-    client: &SpiClient<'_>,
-    key: u32,
-    sql: impl FnOnce() -> (String, Vec<PgOid>),
-) -> &'static OwnedPreparedStatement {
-    if key >= MAX_SHAPES {
-        crate::errors::internal("statement cache", format!("shape key {key} is out of range"));
-    }
-    if let Some(stmt) = BY_SHAPE.with(|m| m.borrow().get(&key).copied()) {
-        return stmt;
-    }
-    let (text, types) = sql();
-    let stmt: &'static OwnedPreparedStatement = Box::leak(Box::new(prepare(client, &text, &types)));
-    BY_SHAPE.with(|m| m.borrow_mut().insert(key, stmt));
-    stmt
 }

@@ -1,20 +1,24 @@
 //! Rows written by an append without a statement: straight to the table access method and
 //! to every index through the executor's own calls (`table_tuple_insert`,
-//! `ExecInsertIndexTuples`, and for INSERT ... ON CONFLICT DO NOTHING its speculative
-//! insertion), each row in per-row memory as COPY FROM does. The table's constraints are
-//! checked (NOT NULL here, CHECK by `row_checks`, compiled once per backend), each unique
-//! index checks its key (a duplicate eventId raises 23505 as an INSERT would), the heap and
-//! index inserts are WAL-logged as any insert's. What it saves is the statement: a prepared
-//! INSERT starts an executor per call (plan locks, a node tree, a projection per row), and
-//! the executor parses and plans the table's CHECK constraints again for each one (about a
-//! third of a lone append's instructions together; callgrind, docs/benchmarks.md).
+//! `simple_table_tuple_update`, `ExecInsertIndexTuples`, and for INSERT ... ON CONFLICT DO
+//! NOTHING its speculative insertion), each row in per-row memory as COPY FROM does. The
+//! table's constraints are checked (NOT NULL here, CHECK by `row_checks`, compiled once per
+//! backend), each unique index checks its key (a duplicate eventId raises 23505 as an INSERT
+//! would), the heap and index writes are WAL-logged as any statement's. What it saves is the
+//! statement: a prepared INSERT or UPDATE starts an executor per call (plan locks, a node
+//! tree, a projection per row, for an UPDATE a scan to find the row), and the executor parses
+//! and plans the table's CHECK constraints again for each one (about a third of a lone
+//! append's instructions together; callgrind, docs/benchmarks.md).
 //!
-//! What an INSERT would do and this does not, refused rather than skipped: INSERT triggers
-//! (any, even disabled ones) and column defaults or generated columns outside the columns
-//! written (a table changed after bel created it). Privileges are not checked: the append
-//! functions are SECURITY DEFINER, run as the tables' owner. A read-only transaction never
-//! gets here: the idx is allocated (`nextval`, 25006 there) before any row is written.
-//! UPDATE, DELETE and TRUNCATE never come this way: the append-only triggers stand.
+//! What a statement would do and this does not, refused rather than skipped: triggers of the
+//! kind of write (any, even disabled ones), column defaults or generated columns outside the
+//! columns written by an insert, generated columns on an updated table (a table changed after
+//! bel created it). An update keeps the values of columns it does not write, as an UPDATE
+//! does. Privileges are not checked: the append functions are SECURITY DEFINER, run as the
+//! tables' owner. A read-only transaction never gets here: the idx is allocated (`nextval`,
+//! 25006 there) before any row is written. The log's rows are only ever inserted: UPDATE,
+//! DELETE and TRUNCATE of `bel.events` and `bel.event_partitions` never come this way, and
+//! their append-only triggers stand.
 use std::ffi::CStr;
 use std::rc::Rc;
 
@@ -24,17 +28,26 @@ use pgrx::{pg_sys, PgBox, PgLogLevel, PgMemoryContexts, PgSqlErrorCode};
 use crate::errors::internal;
 use crate::row_checks::CompiledChecks;
 
-/// What an insert does when a unique index already holds its key.
+/// How a `RowWriter` writes its rows.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum OnConflict {
-    /// Raise 23505, as a plain INSERT does (`insert`).
-    Raise,
-    /// Skip the row, as INSERT ... ON CONFLICT DO NOTHING does (`insert_if_absent`).
-    DoNothing,
+pub enum Write {
+    /// INSERT: a unique index that holds the key already raises 23505 (`insert`).
+    Insert,
+    /// INSERT ... ON CONFLICT DO NOTHING: such a row is skipped (`insert_if_absent`).
+    InsertIfAbsent,
+    /// UPDATE of a row the transaction has locked or inserted, found by its tid (`update`).
+    Update,
 }
 
-/// An open table and its indexes, inserting rows of the columns named at `open`.
-pub struct RowInserter {
+/// A row's physical address in its table (`ctid`).
+pub type Tid = pg_sys::ItemPointerData;
+
+/// A column bel writes or reads without a statement: its name and the type of the datums
+/// bel makes for it (a column of another type is refused, never written or read as this).
+pub type Column = (&'static str, pg_sys::Oid);
+
+/// An open table and its indexes, writing rows of the columns named at `open`.
+pub struct RowWriter {
     estate: *mut pg_sys::EState,
     result_relation: *mut pg_sys::ResultRelInfo,
     slot: *mut pg_sys::TupleTableSlot,
@@ -43,16 +56,22 @@ pub struct RowInserter {
     attribute_of_column: Vec<usize>,
     /// Positions of the NOT NULL attributes.
     not_null: Vec<usize>,
+    /// Positions of the attributes `open` was not asked to write (an update copies them
+    /// from the row it replaces) and a slot to read that row into; empty and None for
+    /// bel's own tables as it creates them.
+    unwritten: Vec<usize>,
+    old_row: Option<*mut pg_sys::TupleTableSlot>,
     checks: Rc<CompiledChecks>,
     table: String,
-    on_conflict: OnConflict,
+    write: Write,
     command_id: pg_sys::CommandId,
 }
 
-impl RowInserter {
-    /// Opens table `relid` (called `name` in errors), taking ROW EXCLUSIVE as an INSERT
-    /// would, for rows of `columns` (by name; every other column is NULL).
-    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[&str], on_conflict: OnConflict) -> Self {
+impl RowWriter {
+    /// Opens table `relid` (called `name` in errors), taking ROW EXCLUSIVE as an INSERT or
+    /// UPDATE would, for rows of `columns` (every other column is NULL in an inserted row
+    /// and keeps its value in an updated one).
+    pub fn open(relid: pg_sys::Oid, name: &str, columns: &[Column], write: Write) -> Self {
         // SAFETY: the executor's own set-up for inserting into one relation (CopyFrom's):
         // a range table of one entry, locked before it is opened, the result relation and
         // its indexes opened from it, a slot of the table's row type. Everything is
@@ -66,29 +85,44 @@ impl RowInserter {
                 entry.relid = relid;
                 entry.relkind = pg_sys::RELKIND_RELATION as std::ffi::c_char;
                 entry.rellockmode = pg_sys::RowExclusiveLock as std::ffi::c_int;
-                let range_table = pg_sys::lappend(std::ptr::null_mut(), entry.into_pg().cast());
+                let entry = entry.into_pg();
+                let range_table = pg_sys::lappend(std::ptr::null_mut(), entry.cast());
                 pg_sys::ExecInitRangeTable(estate, range_table);
                 let result_relation =
                     PgBox::<pg_sys::ResultRelInfo>::alloc_node(pg_sys::NodeTag::T_ResultRelInfo).into_pg();
                 pg_sys::ExecInitResultRelation(estate, result_relation, 1);
                 let relation = (*result_relation).ri_RelationDesc;
-                refuse_insert_triggers(relation, name);
-                let attribute_of_column: Vec<usize> =
-                    columns.iter().map(|c| attribute_position(relation, name, c)).collect();
-                refuse_unwritten_defaults(relation, name, &attribute_of_column);
+                refuse_triggers(relation, name, write);
+                let attribute_of_column = attribute_positions(relation, name, columns);
+                refuse_unwritten_defaults(relation, name, &attribute_of_column, write);
+                let unwritten = unwritten_attributes(relation, &attribute_of_column);
+                let old_row = (write == Write::Update && !unwritten.is_empty())
+                    .then(|| pg_sys::table_slot_create(relation, std::ptr::null_mut()));
+                if write == Write::Update {
+                    // What an UPDATE's plan records: btree uses it to tell an index whose
+                    // key did not change (a hint for its bottom-up deletion).
+                    for &attribute in &attribute_of_column {
+                        (*entry).updatedCols = pg_sys::bms_add_member(
+                            (*entry).updatedCols,
+                            attribute as i32 + 1 - pg_sys::FirstLowInvalidHeapAttributeNumber,
+                        );
+                    }
+                }
                 // Speculative: the unique indexes get what ExecCheckIndexConstraints needs.
-                pg_sys::ExecOpenIndices(result_relation, on_conflict == OnConflict::DoNothing);
+                pg_sys::ExecOpenIndices(result_relation, write == Write::InsertIfAbsent);
                 let slot = pg_sys::table_slot_create(relation, std::ptr::null_mut());
-                RowInserter {
+                RowWriter {
                     estate,
                     result_relation,
                     slot,
                     relation,
                     attribute_of_column,
                     not_null: not_null_attributes(relation),
+                    unwritten,
+                    old_row,
                     checks: CompiledChecks::of(relation),
                     table: name.to_owned(),
-                    on_conflict,
+                    write,
                     command_id: pg_sys::GetCurrentCommandId(true),
                 }
             });
@@ -96,18 +130,16 @@ impl RowInserter {
         }
     }
 
-    /// Inserts one row (opened with `OnConflict::Raise`). `values` makes its datums (one
+    /// Inserts one row (opened with `Write::Insert`). `values` makes its datums (one
     /// per column given to `open`, None for NULL); it runs in per-row memory, freed once
     /// the row and its index entries are written, so a batch of any size keeps the
     /// backend's memory flat.
     pub fn insert(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) {
-        if self.on_conflict != OnConflict::Raise {
-            internal("a direct row insert", "insert() on a table opened for insert_if_absent()");
-        }
+        self.expect(Write::Insert);
         // SAFETY: the slot holds a checked row of this relation (fill); the heap insert and
         // the index entries are the executor's (ExecInsert's without ON CONFLICT).
         unsafe {
-            let row_memory = self.fill(values);
+            let row_memory = self.fill(values, None);
             PgMemoryContexts::For(row_memory).switch_to(|_| {
                 pg_sys::table_tuple_insert(self.relation, self.slot, self.command_id, 0, std::ptr::null_mut());
                 pg_sys::ExecInsertIndexTuples(
@@ -125,22 +157,20 @@ impl RowInserter {
     }
 
     /// Inserts one row unless a unique index holds its key already (opened with
-    /// `OnConflict::DoNothing`); returns whether it was inserted. This is INSERT ... ON
+    /// `Write::InsertIfAbsent`); returns the new row's tid if it was inserted. This is INSERT ... ON
     /// CONFLICT DO NOTHING, by the executor's own protocol (ExecInsert): an uncommitted
     /// row with the key is waited for, the row goes in speculatively, and a racing
     /// inserter found by the index inserts sends it round again. As there, under
     /// REPEATABLE READ a conflicting row the transaction's snapshot cannot see is a
     /// serialization failure (40001), not a silent skip.
-    pub fn insert_if_absent(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> bool {
-        if self.on_conflict != OnConflict::DoNothing {
-            internal("a direct row insert", "insert_if_absent() on a table opened for insert()");
-        }
+    pub fn insert_if_absent(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> Option<Tid> {
+        self.expect(Write::InsertIfAbsent);
         // SAFETY: as in ExecInsert for ON CONFLICT DO NOTHING with every unique index as
         // an arbiter (NIL): the pre-check waits for in-progress inserters, the speculative
         // insertion lock lets a racer wait for our outcome, and the speculative tuple is
         // confirmed or killed before the lock is released.
         unsafe {
-            let row_memory = self.fill(values);
+            let row_memory = self.fill(values, None);
             let inserted = PgMemoryContexts::For(row_memory).switch_to(|_| loop {
                 pgrx::check_for_interrupts!();
                 let mut conflict = pg_sys::ItemPointerData::default();
@@ -152,7 +182,7 @@ impl RowInserter {
                     std::ptr::null_mut(),
                 ) {
                     self.refuse_if_invisible(&mut conflict);
-                    break false;
+                    break None;
                 }
                 let xid = pg_sys::GetCurrentTransactionId();
                 let token = pg_sys::SpeculativeInsertionLockAcquire(xid);
@@ -177,11 +207,57 @@ impl RowInserter {
                 pg_sys::table_tuple_complete_speculative(self.relation, self.slot, token, !racing_insert);
                 pg_sys::SpeculativeInsertionLockRelease(xid);
                 if !racing_insert {
-                    break true;
+                    break Some((*self.slot).tts_tid);
                 }
             });
             pg_sys::MemoryContextReset(row_memory);
             inserted
+        }
+    }
+
+    /// Replaces the row at `tid` (opened with `Write::Update`), which this transaction has
+    /// locked (SELECT ... FOR UPDATE) or inserted, so no other can have changed it: an
+    /// UPDATE by the executor's own calls (ExecUpdate's without triggers), its index entries
+    /// written unless the update is HOT. `values` as for `insert`.
+    pub fn update(&mut self, tid: Tid, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) {
+        self.expect(Write::Update);
+        // SAFETY: tid is a row of this relation that the transaction holds; the slot holds
+        // its new version, checked (fill). simple_table_tuple_update raises (XX000) if the
+        // row was changed by anyone, which the lock rules out.
+        unsafe {
+            let row_memory = self.fill(values, Some(tid));
+            PgMemoryContexts::For(row_memory).switch_to(|_| {
+                let mut tid = tid;
+                let mut update_indexes = false;
+                pg_sys::simple_table_tuple_update(
+                    self.relation,
+                    &mut tid,
+                    self.slot,
+                    pg_sys::GetActiveSnapshot(),
+                    &mut update_indexes,
+                );
+                if update_indexes {
+                    pg_sys::ExecInsertIndexTuples(
+                        self.result_relation,
+                        self.slot,
+                        self.estate,
+                        true,
+                        false,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    );
+                }
+            });
+            if let Some(old_row) = self.old_row {
+                pg_sys::ExecClearTuple(old_row);
+            }
+            pg_sys::MemoryContextReset(row_memory);
+        }
+    }
+
+    fn expect(&self, write: Write) {
+        if self.write != write {
+            internal("a direct row write", "a write of another kind than the table was opened for");
         }
     }
 
@@ -221,12 +297,17 @@ impl RowInserter {
     }
 
     /// Makes the row's datums in per-row memory and stores them in the slot, checked
-    /// against the table's NOT NULL and CHECK constraints. Returns the per-row memory,
-    /// to be reset once the row is written.
+    /// against the table's NOT NULL and CHECK constraints; an update (`replacing`, the row
+    /// it replaces) keeps that row's values of the columns it does not write. Returns the
+    /// per-row memory, to be reset once the row is written.
     ///
     /// # Safety
-    /// The slot must be this relation's (it is).
-    unsafe fn fill(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> pg_sys::MemoryContext {
+    /// The slot must be this relation's (it is); `replacing` a row of it.
+    unsafe fn fill(
+        &mut self,
+        values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>,
+        replacing: Option<Tid>,
+    ) -> pg_sys::MemoryContext {
         // SAFETY: the slot belongs to this relation and has its natts entries; datums are
         // made in the per-tuple context, which lives until the caller resets it.
         unsafe {
@@ -247,6 +328,19 @@ impl RowInserter {
                 if let Some(datum) = value {
                     datums[attribute] = datum;
                     nulls[attribute] = false;
+                }
+            }
+            if let (Some(mut tid), Some(old_row)) = (replacing, self.old_row) {
+                // The old row stays in its slot (its buffer pinned) until `update` has
+                // written the new one.
+                let any = std::ptr::addr_of_mut!(pg_sys::SnapshotAnyData);
+                if !pg_sys::table_tuple_fetch_row_version(self.relation, &mut tid, any, old_row) {
+                    internal("a direct row update", "the locked row is gone");
+                }
+                pg_sys::slot_getallattrs(old_row);
+                for &attribute in &self.unwritten {
+                    datums[attribute] = *(*old_row).tts_values.add(attribute);
+                    nulls[attribute] = *(*old_row).tts_isnull.add(attribute);
                 }
             }
             if let Some(&attribute) = self.not_null.iter().find(|&&a| nulls[a]) {
@@ -275,6 +369,9 @@ impl RowInserter {
         // SAFETY: undoes `open` in reverse, once (self is consumed).
         unsafe {
             pg_sys::ExecDropSingleTupleTableSlot(self.slot);
+            if let Some(old_row) = self.old_row {
+                pg_sys::ExecDropSingleTupleTableSlot(old_row);
+            }
             pg_sys::ExecCloseResultRelations(self.estate);
             pg_sys::ExecCloseRangeTableRelations(self.estate);
             pg_sys::FreeExecutorState(self.estate);
@@ -302,6 +399,32 @@ unsafe fn attributes<'r>(relation: pg_sys::Relation) -> &'r [pg_sys::FormData_pg
 unsafe fn attribute_name(relation: pg_sys::Relation, position: usize) -> String {
     // SAFETY: attname is a NUL-terminated NameData.
     unsafe { CStr::from_ptr(attributes(relation)[position].attname.data.as_ptr()).to_string_lossy().into_owned() }
+}
+
+/// The positions of `columns` among the relation's attributes, each checked for its type.
+///
+/// # Safety
+/// `relation` must be open.
+pub(crate) unsafe fn attribute_positions(relation: pg_sys::Relation, name: &str, columns: &[Column]) -> Vec<usize> {
+    columns
+        .iter()
+        .map(|&(column, type_oid)| {
+            // SAFETY: the caller keeps the relation open.
+            let position = unsafe { attribute_position(relation, name, column) };
+            // SAFETY: as above; position is one of its attributes.
+            if unsafe { attributes(relation) }[position].atttypid != type_oid {
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    format!("column \"{column}\" of {name} is not of the type bel created it with"),
+                    "bel",
+                )
+                .set_detail("bel reads and writes this column without a statement, as the type it created")
+                .set_hint(CHANGED_TABLE_HINT)
+                .report(PgLogLevel::ERROR);
+            }
+            position
+        })
+        .collect()
 }
 
 /// The position of column `column` among the relation's attributes.
@@ -342,17 +465,36 @@ unsafe fn not_null_attributes(relation: pg_sys::Relation) -> Vec<usize> {
 pub const CHANGED_TABLE_HINT: &str =
     "compare the table with a fresh install of bel; constraints or columns added to bel's tables are not supported";
 
-/// Raises if a column that `open` was not asked to write has a default or is generated:
-/// an INSERT would fill it in, a row written here would leave it NULL.
+/// Positions of the relation's (live) attributes not among `written`.
 ///
 /// # Safety
 /// `relation` must be open.
-unsafe fn refuse_unwritten_defaults(relation: pg_sys::Relation, name: &str, written: &[usize]) {
+unsafe fn unwritten_attributes(relation: pg_sys::Relation, written: &[usize]) -> Vec<usize> {
+    // SAFETY: the caller keeps the relation open.
+    unsafe { attributes(relation) }
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.attisdropped && !written.contains(i))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Raises if a column that `open` was not asked to write would be filled in by a
+/// statement: by its default or generation expression in an INSERT, by its generation
+/// expression in an UPDATE. A row written here would leave it NULL or stale.
+///
+/// # Safety
+/// `relation` must be open.
+unsafe fn refuse_unwritten_defaults(relation: pg_sys::Relation, name: &str, written: &[usize], write: Write) {
+    let filled_in = |a: &pg_sys::FormData_pg_attribute| match write {
+        Write::Insert | Write::InsertIfAbsent => a.atthasdef || a.attgenerated != 0,
+        Write::Update => a.attgenerated != 0,
+    };
     // SAFETY: the caller keeps the relation open.
     let unwritten = unsafe { attributes(relation) }
         .iter()
         .enumerate()
-        .find(|(i, a)| !a.attisdropped && (a.atthasdef || a.attgenerated != 0) && !written.contains(i));
+        .find(|(i, a)| !a.attisdropped && filled_in(a) && !written.contains(i));
     if let Some((_, attribute)) = unwritten {
         // SAFETY: attname is a NUL-terminated NameData.
         let column = unsafe { CStr::from_ptr(attribute.attname.data.as_ptr()) }.to_string_lossy();
@@ -367,27 +509,42 @@ unsafe fn refuse_unwritten_defaults(relation: pg_sys::Relation, name: &str, writ
     }
 }
 
-/// Raises if the relation has an INSERT trigger of any kind: rows written here would not fire it.
+/// Raises if the relation has a trigger of any kind on the write `write` makes (INSERT or
+/// UPDATE, row or statement, enabled or not): rows written here would not fire it.
 ///
 /// # Safety
 /// `relation` must be open.
-unsafe fn refuse_insert_triggers(relation: pg_sys::Relation, name: &str) {
+unsafe fn refuse_triggers(relation: pg_sys::Relation, name: &str, write: Write) {
     // SAFETY: the caller keeps the relation open; trigdesc is NULL or a valid descriptor.
-    let has_insert_trigger = unsafe {
+    let has_trigger = unsafe {
         let triggers = (*relation).trigdesc;
         !triggers.is_null() && {
             let t = &*triggers;
-            t.trig_insert_before_row
-                || t.trig_insert_after_row
-                || t.trig_insert_instead_row
-                || t.trig_insert_before_statement
-                || t.trig_insert_after_statement
-                || t.trig_insert_new_table
+            match write {
+                Write::Insert | Write::InsertIfAbsent => {
+                    t.trig_insert_before_row
+                        || t.trig_insert_after_row
+                        || t.trig_insert_instead_row
+                        || t.trig_insert_before_statement
+                        || t.trig_insert_after_statement
+                        || t.trig_insert_new_table
+                }
+                Write::Update => {
+                    t.trig_update_before_row
+                        || t.trig_update_after_row
+                        || t.trig_update_instead_row
+                        || t.trig_update_before_statement
+                        || t.trig_update_after_statement
+                        || t.trig_update_old_table
+                        || t.trig_update_new_table
+                }
+            }
         }
     };
-    if has_insert_trigger {
-        ErrorReport::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, format!("{name} has an INSERT trigger"), "bel")
-            .set_detail("bel writes the log's rows without running INSERT triggers, so it would never fire")
+    if has_trigger {
+        let kind = if write == Write::Update { "UPDATE" } else { "INSERT" };
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, format!("{name} has an {kind} trigger"), "bel")
+            .set_detail(format!("bel writes these rows without running {kind} triggers, so it would never fire"))
             .set_hint("drop the trigger; to react to appends, LISTEN on bel_events or follow bel.list_events")
             .report(PgLogLevel::ERROR);
     }
