@@ -26,8 +26,6 @@ pub struct EventIdProbe {
     index: pg_sys::Relation,
     scan: pg_sys::IndexScanDesc,
     slot: *mut pg_sys::TupleTableSlot,
-    idx_attribute: usize,
-    payload_attribute: usize,
 }
 
 impl EventIdProbe {
@@ -45,14 +43,7 @@ impl EventIdProbe {
             let index = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let scan = pg_sys::index_beginscan(heap, index, pg_sys::GetActiveSnapshot(), 1, 0);
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-            EventIdProbe {
-                heap,
-                index,
-                scan,
-                slot,
-                idx_attribute: attribute(heap, c"idx"),
-                payload_attribute: attribute(heap, c"payload"),
-            }
+            EventIdProbe { heap, index, scan, slot }
         }
     }
 
@@ -80,8 +71,9 @@ impl EventIdProbe {
             pg_sys::slot_getallattrs(self.slot);
             let column =
                 |attribute: usize| (*(*self.slot).tts_values.add(attribute), *(*self.slot).tts_isnull.add(attribute));
-            let (idx, idx_null) = column(self.idx_attribute);
-            let (payload, payload_null) = column(self.payload_attribute);
+            // Looked up on a find only: most probes find nothing (a lone creation's always).
+            let (idx, idx_null) = column(attribute(self.heap, c"idx"));
+            let (payload, payload_null) = column(attribute(self.heap, c"payload"));
             let found = i64::from_datum(idx, idx_null)
                 .zip(JsonbValue::from_datum(payload, payload_null))
                 .map(|(idx, payload)| StoredEvent { idx, payload });
