@@ -32,6 +32,10 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             raise(at_position(i, r));
         }
     }
+    // Before any row is locked or written (and even for a batch of retries, which writes
+    // nothing), as a statement that writes is refused.
+    // SAFETY: raises 25006 in a read-only transaction, as INSERT does.
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"bel_append".as_ptr()) };
     let now = crate::spi::now_micros();
     lock_log();
     let keys = TouchedKeys::of_events(&events);

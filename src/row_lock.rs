@@ -54,9 +54,9 @@ impl RowLocker {
     }
 
     /// Locks the row of `key` FOR UPDATE and reads it with `read` (given the part's columns
-    /// in order); returns where the locked version is and what `read` made of it. None if
-    /// there is no row of `key` (or `read` made nothing of it).
-    pub fn lock<T>(&mut self, key: &str, read: impl FnOnce(&LockedRow<'_>) -> Option<T>) -> Option<(Tid, T)> {
+    /// in order); returns where the locked version is and what `read` made of it (None for a
+    /// placeholder). None if there is no row of `key`.
+    pub fn lock<T>(&mut self, key: &str, read: impl FnOnce(&LockedRow<'_>) -> Option<T>) -> Option<(Tid, Option<T>)> {
         let Some(key_datum) = key.into_datum() else {
             internal("locking a projection row", "a text datum of the key");
         };
@@ -100,7 +100,7 @@ impl RowLocker {
                     pg_sys::slot_getallattrs(self.slot);
                     let row = LockedRow { slot: self.slot, attribute_of_column: &self.attribute_of_column };
                     let same_key = row.column::<String>(1).is_some_and(|k| k == key);
-                    same_key.then(|| read(&row)).flatten().map(|entity| ((*self.slot).tts_tid, entity))
+                    same_key.then(|| ((*self.slot).tts_tid, read(&row)))
                 }
                 pg_sys::TM_Result::TM_Updated | pg_sys::TM_Result::TM_Deleted if repeatable => {
                     ErrorReport::new(

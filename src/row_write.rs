@@ -11,14 +11,15 @@
 //! append's instructions together; callgrind, docs/benchmarks.md).
 //!
 //! What a statement would do and this does not, refused rather than skipped: triggers of the
-//! kind of write (any, even disabled ones), column defaults or generated columns outside the
-//! columns written by an insert, generated columns on an updated table (a table changed after
-//! bel created it). An update keeps the values of columns it does not write, as an UPDATE
-//! does. Privileges are not checked: the append functions are SECURITY DEFINER, run as the
-//! tables' owner. A read-only transaction never gets here: the idx is allocated (`nextval`,
-//! 25006 there) before any row is written. The log's rows are only ever inserted: UPDATE,
-//! DELETE and TRUNCATE of `bel.events` and `bel.event_partitions` never come this way, and
-//! their append-only triggers stand.
+//! kind of write (any, even disabled ones, and the internal ones of foreign keys referencing
+//! the table), rules, row security forced on the owner, column defaults or generated columns
+//! outside the columns written by an insert, generated columns on an updated table (a table
+//! changed after bel created it). An update keeps the values of columns it does not write, as
+//! an UPDATE does. Privileges are not checked: the append functions are SECURITY DEFINER, run
+//! as the tables' owner. A read-only transaction never gets here: an append refuses it first
+//! (25006, `append::append`). The log's rows are only ever inserted: UPDATE, DELETE and
+//! TRUNCATE of `bel.events` and `bel.event_partitions` never come this way, and their
+//! append-only triggers stand.
 use std::ffi::CStr;
 use std::rc::Rc;
 
@@ -70,7 +71,8 @@ pub struct RowWriter {
 impl RowWriter {
     /// Opens table `relid` (called `name` in errors), taking ROW EXCLUSIVE as an INSERT or
     /// UPDATE would, for rows of `columns` (every other column is NULL in an inserted row
-    /// and keeps its value in an updated one).
+    /// and keeps its value in an updated one). An update's first column is the row's key,
+    /// which it never changes.
     pub fn open(relid: pg_sys::Oid, name: &str, columns: &[Column], write: Write) -> Self {
         // SAFETY: the executor's own set-up for inserting into one relation (CopyFrom's):
         // a range table of one entry, locked before it is opened, the result relation and
@@ -92,16 +94,22 @@ impl RowWriter {
                     PgBox::<pg_sys::ResultRelInfo>::alloc_node(pg_sys::NodeTag::T_ResultRelInfo).into_pg();
                 pg_sys::ExecInitResultRelation(estate, result_relation, 1);
                 let relation = (*result_relation).ri_RelationDesc;
-                refuse_triggers(relation, name, write);
+                refuse_unsupported(relation, name, write);
+                // What an INSERT or UPDATE checks of its target: a plain table, and for an
+                // UPDATE of a published table, its replica identity.
+                let command =
+                    if write == Write::Update { pg_sys::CmdType::CMD_UPDATE } else { pg_sys::CmdType::CMD_INSERT };
+                pg_sys::CheckValidResultRel(result_relation, command);
                 let attribute_of_column = attribute_positions(relation, name, columns);
                 refuse_unwritten_defaults(relation, name, &attribute_of_column, write);
                 let unwritten = unwritten_attributes(relation, &attribute_of_column);
                 let old_row = (write == Write::Update && !unwritten.is_empty())
                     .then(|| pg_sys::table_slot_create(relation, std::ptr::null_mut()));
                 if write == Write::Update {
-                    // What an UPDATE's plan records: btree uses it to tell an index whose
-                    // key did not change (a hint for its bottom-up deletion).
-                    for &attribute in &attribute_of_column {
+                    // What an UPDATE's plan records (its SET list: every column but the
+                    // key): btree uses it to tell an index whose key did not change (a hint
+                    // for its bottom-up deletion).
+                    for &attribute in attribute_of_column.iter().skip(1) {
                         (*entry).updatedCols = pg_sys::bms_add_member(
                             (*entry).updatedCols,
                             attribute as i32 + 1 - pg_sys::FirstLowInvalidHeapAttributeNumber,
@@ -498,54 +506,78 @@ unsafe fn refuse_unwritten_defaults(relation: pg_sys::Relation, name: &str, writ
     if let Some((_, attribute)) = unwritten {
         // SAFETY: attname is a NUL-terminated NameData.
         let column = unsafe { CStr::from_ptr(attribute.attname.data.as_ptr()) }.to_string_lossy();
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("column \"{column}\" of {name} has a default that bel does not write"),
-            "bel",
-        )
-        .set_detail("bel writes these rows without an INSERT statement, so column defaults are not applied")
-        .set_hint(CHANGED_TABLE_HINT)
-        .report(PgLogLevel::ERROR);
+        let (message, detail) = if attribute.attgenerated != 0 {
+            (
+                format!("column \"{column}\" of {name} is generated, which bel does not compute"),
+                "bel writes these rows without a statement, so generated columns are not computed",
+            )
+        } else {
+            (
+                format!("column \"{column}\" of {name} has a default that bel does not write"),
+                "bel writes these rows without an INSERT statement, so column defaults are not applied",
+            )
+        };
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, message, "bel")
+            .set_detail(detail)
+            .set_hint(CHANGED_TABLE_HINT)
+            .report(PgLogLevel::ERROR);
     }
 }
 
-/// Raises if the relation has a trigger of any kind on the write `write` makes (INSERT or
-/// UPDATE, row or statement, enabled or not): rows written here would not fire it.
+/// Raises if the relation has what a statement would run and a row written here would
+/// bypass: a trigger on the write `write` makes (INSERT or UPDATE, row or statement, enabled
+/// or not; among them the internal ones of foreign keys referencing the table and of
+/// deferrable constraints), a rule, or row security forced on its owner.
 ///
 /// # Safety
 /// `relation` must be open.
-unsafe fn refuse_triggers(relation: pg_sys::Relation, name: &str, write: Write) {
-    // SAFETY: the caller keeps the relation open; trigdesc is NULL or a valid descriptor.
-    let has_trigger = unsafe {
+unsafe fn refuse_unsupported(relation: pg_sys::Relation, name: &str, write: Write) {
+    let kind = if write == Write::Update { "UPDATE" } else { "INSERT" };
+    let kind_bit = if write == Write::Update { pg_sys::TRIGGER_TYPE_UPDATE } else { pg_sys::TRIGGER_TYPE_INSERT };
+    // SAFETY: the caller keeps the relation open; trigdesc is NULL or holds numtriggers
+    // triggers; rd_rel is its pg_class row.
+    let (trigger, has_rules, forced_row_security) = unsafe {
         let triggers = (*relation).trigdesc;
-        !triggers.is_null() && {
-            let t = &*triggers;
-            match write {
-                Write::Insert | Write::InsertIfAbsent => {
-                    t.trig_insert_before_row
-                        || t.trig_insert_after_row
-                        || t.trig_insert_instead_row
-                        || t.trig_insert_before_statement
-                        || t.trig_insert_after_statement
-                        || t.trig_insert_new_table
-                }
-                Write::Update => {
-                    t.trig_update_before_row
-                        || t.trig_update_after_row
-                        || t.trig_update_instead_row
-                        || t.trig_update_before_statement
-                        || t.trig_update_after_statement
-                        || t.trig_update_old_table
-                        || t.trig_update_new_table
-                }
-            }
-        }
+        let trigger = (!triggers.is_null())
+            .then(|| {
+                let all = std::slice::from_raw_parts((*triggers).triggers, (*triggers).numtriggers as usize);
+                all.iter()
+                    .find(|t| (t.tgtype as u32) & kind_bit != 0)
+                    .map(|t| (CStr::from_ptr(t.tgname).to_string_lossy().into_owned(), t.tgisinternal))
+            })
+            .flatten();
+        (trigger, (*(*relation).rd_rel).relhasrules, (*(*relation).rd_rel).relforcerowsecurity)
     };
-    if has_trigger {
-        let kind = if write == Write::Update { "UPDATE" } else { "INSERT" };
-        ErrorReport::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, format!("{name} has an {kind} trigger"), "bel")
-            .set_detail(format!("bel writes these rows without running {kind} triggers, so it would never fire"))
-            .set_hint("drop the trigger; to react to appends, LISTEN on bel_events or follow bel.list_events")
+    let refusal = match trigger {
+        Some((trigger, false)) => Some((
+            format!("{name} has an {kind} trigger"),
+            format!("bel writes these rows without running {kind} triggers, so \"{trigger}\" would never fire"),
+            "drop the trigger; to react to appends, LISTEN on bel_events or follow bel.list_events",
+        )),
+        Some((trigger, true)) => Some((
+            format!("{name} has a constraint checked by an {kind} trigger"),
+            format!(
+                "a foreign key referencing {name}, or a deferrable constraint on it, is checked by trigger \"{trigger}\", \
+                 which bel's writes do not run"
+            ),
+            "drop the constraint; reference bel's keys without a foreign key",
+        )),
+        None if has_rules => Some((
+            format!("{name} has a rule"),
+            "bel writes these rows without a statement, so rules would not apply".to_owned(),
+            "drop the rule",
+        )),
+        None if forced_row_security => Some((
+            format!("{name} forces row level security"),
+            "bel writes these rows without a statement, so row security policies would not apply".to_owned(),
+            "ALTER TABLE ... NO FORCE ROW LEVEL SECURITY",
+        )),
+        None => None,
+    };
+    if let Some((message, detail, hint)) = refusal {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, message, "bel")
+            .set_detail(detail)
+            .set_hint(hint)
             .report(PgLogLevel::ERROR);
     }
 }

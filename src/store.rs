@@ -47,9 +47,13 @@ fn lock_kind<T>(
     }
     let mut locker = RowLocker::open(part);
     for key in existing {
+        // A placeholder (never committed, so only this transaction's own) is held but not
+        // loaded: the entity is absent, and creating it overwrites the placeholder.
         if let Some((tid, entity)) = locker.lock(key, from_row) {
             held.insert(key.clone(), tid);
-            loaded.insert(key.clone(), entity);
+            if let Some(entity) = entity {
+                loaded.insert(key.clone(), entity);
+            }
         }
     }
     locker.close();

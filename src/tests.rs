@@ -1074,9 +1074,47 @@ mod tests {
         let refused = refusal(&append_sql(&job_event("proj-2", "proj-2-j2", "COMPLETED", "")));
         assert_eq!(refused["sqlstate"], "0A000", "{refused}");
         assert_eq!(
-            refused["message"], "column \"shout\" of bel.job_run_state has a default that bel does not write",
+            refused["message"], "column \"shout\" of bel.job_run_state is generated, which bel does not compute",
             "{refused}"
         );
+        Spi::run("alter table bel.job_run_state drop column shout").unwrap();
+
+        // A foreign key referencing a projection is checked by internal triggers bel's
+        // writes would not run.
+        Spi::run("create table public.build_notes (build text references bel.build_request_state)").unwrap();
+        let refused = refusal(&append_sql(&build_event("proj-b0", "ANALYSIS_COMPLETED", "")));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(
+            refused["message"], "bel.build_request_state has a constraint checked by an UPDATE trigger",
+            "{refused}"
+        );
+        Spi::run("drop table public.build_notes").unwrap();
+
+        // bel reads and writes these columns as the types it created them with.
+        Spi::run("alter table bel.partition_state alter column last_idx type numeric").unwrap();
+        let refused = refusal(&append_sql(&partition_event("proj-b1", "proj/b1", "BUILDING", "")));
+        assert_eq!(refused["sqlstate"], "0A000", "{refused}");
+        assert_eq!(
+            refused["message"], "column \"last_idx\" of bel.partition_state is not of the type bel created it with",
+            "{refused}"
+        );
+    }
+
+    /// A read-only transaction is refused before an append locks or writes anything, even
+    /// an append that would write nothing (a retry of a stored event).
+    #[pg_test]
+    fn an_append_in_a_read_only_transaction_is_refused() {
+        let event = build_event("ro", "RECEIVED", r#","requestedPartitions":["ro/p"]"#).replacen(
+            '{',
+            r#"{"eventId":"ro-1","#,
+            1,
+        );
+        append(&event);
+        for sql in [append_sql(&event), format!("select bel.bel_append_batch('[{event}]'::jsonb)")] {
+            let refused = refusal(&format!("set local transaction_read_only = on; {sql}"));
+            assert_eq!(refused["sqlstate"], "25006", "{refused}");
+            assert_eq!(refused["message"], "cannot execute bel_append in a read-only transaction", "{refused}");
+        }
     }
 
     #[pg_test]
