@@ -7,9 +7,10 @@
 //! sorted array of a batch's eventIds (callgrind, docs/benchmarks.md).
 use std::ffi::CStr;
 
-use pgrx::{pg_sys, FromDatum, IntoDatum};
+use pgrx::{pg_sys, FromDatum, IntoDatum, PgMemoryContexts};
 
 use crate::relation_oids::bel_relation;
+use crate::row_lock::per_call_memory;
 use crate::spi::jsonb_text::JsonbValue;
 
 /// An event found by its eventId: its idx and its stored payload.
@@ -26,6 +27,9 @@ pub struct EventIdProbe {
     index: pg_sys::Relation,
     scan: pg_sys::IndexScanDesc,
     slot: *mut pg_sys::TupleTableSlot,
+    /// Memory of one probe's key datum and detoasted payload, reset after each (see
+    /// `row_lock::per_call_memory`).
+    per_probe: pg_sys::MemoryContext,
 }
 
 impl EventIdProbe {
@@ -43,13 +47,18 @@ impl EventIdProbe {
             let index = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let scan = pg_sys::index_beginscan(heap, index, pg_sys::GetActiveSnapshot(), 1, 0);
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-            EventIdProbe { heap, index, scan, slot }
+            EventIdProbe { heap, index, scan, slot, per_probe: per_call_memory(c"bel eventId probe") }
         }
     }
 
     /// The stored event with `event_id`, if any.
     pub fn find(&mut self, event_id: &str) -> Option<StoredEvent> {
-        let Some(key_datum) = event_id.into_datum() else {
+        // SAFETY: the context is this probe's, alive until `close`, holds only
+        // the previous call's allocations: freed here, whichever way that call returned.
+        unsafe { pg_sys::MemoryContextReset(self.per_probe) };
+        // SAFETY: as above.
+        let key = unsafe { PgMemoryContexts::For(self.per_probe).switch_to(|_| event_id.into_datum()) };
+        let Some(key_datum) = key else {
             crate::errors::internal("eventId probe", "a text datum of the eventId");
         };
         // SAFETY: one equality key on the index's only column, in the column's "C"
@@ -74,9 +83,10 @@ impl EventIdProbe {
             // Looked up on a find only: most probes find nothing (a lone creation's always).
             let (idx, idx_null) = column(attribute(self.heap, c"idx"));
             let (payload, payload_null) = column(attribute(self.heap, c"payload"));
-            let found = i64::from_datum(idx, idx_null)
-                .zip(JsonbValue::from_datum(payload, payload_null))
-                .map(|(idx, payload)| StoredEvent { idx, payload });
+            // The payload is copied onto the Rust heap (a detoasted copy freed with the reset).
+            let payload =
+                PgMemoryContexts::For(self.per_probe).switch_to(|_| JsonbValue::from_datum(payload, payload_null));
+            let found = i64::from_datum(idx, idx_null).zip(payload).map(|(idx, payload)| StoredEvent { idx, payload });
             pg_sys::ExecClearTuple(self.slot);
             found
         }
@@ -89,6 +99,7 @@ impl EventIdProbe {
             pg_sys::index_endscan(self.scan);
             pg_sys::index_close(self.index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             pg_sys::table_close(self.heap, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            pg_sys::MemoryContextDelete(self.per_probe);
             pg_sys::PopActiveSnapshot();
         }
     }

@@ -11,7 +11,7 @@
 //! not returned, as the statement's recheck would drop it), and a row deleted meanwhile is
 //! absent; under REPEATABLE READ or SERIALIZABLE, either is a serialization failure (40001).
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::{pg_sys, IntoDatum, PgLogLevel, PgSqlErrorCode};
+use pgrx::{pg_sys, IntoDatum, PgLogLevel, PgMemoryContexts, PgSqlErrorCode};
 
 use crate::errors::internal;
 use crate::row_write::{attribute_positions, Tid};
@@ -26,6 +26,10 @@ pub struct RowLocker {
     slot: *mut pg_sys::TupleTableSlot,
     /// For each of the part's columns, its attribute's position in the table's rows.
     attribute_of_column: Vec<usize>,
+    /// Memory of one lock's key datum and of what `read` detoasts, reset after each, so that
+    /// locking a batch's many keys keeps the backend's memory flat. (Not the scan's: an index
+    /// scan keeps what it allocates in the context current at its first rescan.)
+    per_key: pg_sys::MemoryContext,
     part: Part,
 }
 
@@ -49,7 +53,8 @@ impl RowLocker {
             let scan = pg_sys::index_beginscan(heap, index, pg_sys::GetActiveSnapshot(), 1, 0);
             let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
             let attribute_of_column = attribute_positions(heap, part.table(), part.columns());
-            RowLocker { heap, index, scan, slot, attribute_of_column, part }
+            let per_key = per_call_memory(c"bel row lock");
+            RowLocker { heap, index, scan, slot, attribute_of_column, per_key, part }
         }
     }
 
@@ -57,7 +62,11 @@ impl RowLocker {
     /// in order); returns where the locked version is and what `read` made of it (None for a
     /// placeholder). None if there is no row of `key`.
     pub fn lock<T>(&mut self, key: &str, read: impl FnOnce(&LockedRow<'_>) -> Option<T>) -> Option<(Tid, Option<T>)> {
-        let Some(key_datum) = key.into_datum() else {
+        // SAFETY: the context is this locker's, alive until `close`, holds only
+        // the previous call's allocations: freed here, whichever way that call returned.
+        unsafe { pg_sys::MemoryContextReset(self.per_key) };
+        // SAFETY: as above.
+        let Some(key_datum) = (unsafe { PgMemoryContexts::For(self.per_key).switch_to(|_| key.into_datum()) }) else {
             internal("locking a projection row", "a text datum of the key");
         };
         // SAFETY: an equality key on the primary key's one column, in its "C" collation
@@ -100,7 +109,9 @@ impl RowLocker {
                     pg_sys::slot_getallattrs(self.slot);
                     let row = LockedRow { slot: self.slot, attribute_of_column: &self.attribute_of_column };
                     let same_key = row.column::<String>(1).is_some_and(|k| k == key);
-                    same_key.then(|| ((*self.slot).tts_tid, read(&row)))
+                    // `read` copies what it keeps into Rust values.
+                    let read = PgMemoryContexts::For(self.per_key).switch_to(|_| same_key.then(|| read(&row)));
+                    read.map(|entity| ((*self.slot).tts_tid, entity))
                 }
                 pg_sys::TM_Result::TM_Updated | pg_sys::TM_Result::TM_Deleted if repeatable => {
                     ErrorReport::new(
@@ -132,6 +143,7 @@ impl RowLocker {
             pg_sys::index_endscan(self.scan);
             pg_sys::index_close(self.index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             pg_sys::table_close(self.heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+            pg_sys::MemoryContextDelete(self.per_key);
             pg_sys::PopActiveSnapshot();
         }
     }
@@ -150,5 +162,20 @@ impl Columns for LockedRow<'_> {
         // is one of its columns, of the type the part declares (checked at open), which is
         // the type the caller reads it as.
         unsafe { T::from_datum(*(*self.slot).tts_values.add(attribute), *(*self.slot).tts_isnull.add(attribute)) }
+    }
+}
+
+/// A small memory context under the current one, for what one call of a loop allocates:
+/// reset after each call, deleted with its owner (or with the transaction on an error).
+pub(crate) fn per_call_memory(name: &'static std::ffi::CStr) -> pg_sys::MemoryContext {
+    // SAFETY: a child of the current context, named by a static string.
+    unsafe {
+        pg_sys::AllocSetContextCreateExtended(
+            pg_sys::CurrentMemoryContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
+            pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
+            pg_sys::ALLOCSET_SMALL_MAXSIZE as usize,
+        )
     }
 }
