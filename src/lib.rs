@@ -14,6 +14,7 @@ mod errors;
 mod event_id_probe;
 mod event_input;
 mod in_progress;
+mod key_probe;
 mod maintenance;
 mod no_loss;
 mod read;
