@@ -74,7 +74,7 @@ impl RowWriter {
     /// and keeps its value in an updated one). An update's first column is the row's key,
     /// which it never changes.
     pub fn open(relid: pg_sys::Oid, name: &str, columns: &[Column], write: Write) -> Self {
-        // SAFETY: the executor's own set-up for inserting into one relation (CopyFrom's):
+        // SAFETY: the executor's own set-up for writing into one relation (CopyFrom's):
         // a range table of one entry, locked before it is opened, the result relation and
         // its indexes opened from it, a slot of the table's row type. Everything is
         // allocated in the EState's memory, freed by `close` or with the transaction.
@@ -165,10 +165,10 @@ impl RowWriter {
     }
 
     /// Inserts one row unless a unique index holds its key already (opened with
-    /// `Write::InsertIfAbsent`); returns the new row's tid if it was inserted. This is INSERT ... ON
-    /// CONFLICT DO NOTHING, by the executor's own protocol (ExecInsert): an uncommitted
-    /// row with the key is waited for, the row goes in speculatively, and a racing
-    /// inserter found by the index inserts sends it round again. As there, under
+    /// `Write::InsertIfAbsent`); returns the new row's tid if it was inserted. This is
+    /// INSERT ... ON CONFLICT DO NOTHING, by the executor's own protocol (ExecInsert): an
+    /// uncommitted row with the key is waited for, the row goes in speculatively, and a
+    /// racing inserter found by the index inserts sends it round again. As there, under
     /// REPEATABLE READ a conflicting row the transaction's snapshot cannot see is a
     /// serialization failure (40001), not a silent skip.
     pub fn insert_if_absent(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> Option<Tid> {
