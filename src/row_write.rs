@@ -172,6 +172,25 @@ impl RowWriter {
     /// REPEATABLE READ a conflicting row the transaction's snapshot cannot see is a
     /// serialization failure (40001), not a silent skip.
     pub fn insert_if_absent(&mut self, values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>) -> Option<Tid> {
+        self.insert_unless_present(values, true)
+    }
+
+    /// `insert_if_absent` for a key that is almost never present (a new build's): the row
+    /// goes in speculatively first, and only a conflict its index entries report sends it
+    /// through the pre-check (about 9k instructions a row saved; a present key costs a
+    /// speculative row killed, which pruning reclaims).
+    pub fn insert_if_absent_expecting_new(
+        &mut self,
+        values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>,
+    ) -> Option<Tid> {
+        self.insert_unless_present(values, false)
+    }
+
+    fn insert_unless_present(
+        &mut self,
+        values: impl FnOnce() -> Vec<Option<pg_sys::Datum>>,
+        mut pre_check: bool,
+    ) -> Option<Tid> {
         self.expect(Write::InsertIfAbsent);
         // SAFETY: as in ExecInsert for ON CONFLICT DO NOTHING with every unique index as
         // an arbiter (NIL): the pre-check waits for in-progress inserters, the speculative
@@ -182,16 +201,19 @@ impl RowWriter {
             let inserted = PgMemoryContexts::For(row_memory).switch_to(|_| loop {
                 pgrx::check_for_interrupts!();
                 let mut conflict = pg_sys::ItemPointerData::default();
-                if !pg_sys::ExecCheckIndexConstraints(
-                    self.result_relation,
-                    self.slot,
-                    self.estate,
-                    &mut conflict,
-                    std::ptr::null_mut(),
-                ) {
+                if pre_check
+                    && !pg_sys::ExecCheckIndexConstraints(
+                        self.result_relation,
+                        self.slot,
+                        self.estate,
+                        &mut conflict,
+                        std::ptr::null_mut(),
+                    )
+                {
                     self.refuse_if_invisible(&mut conflict);
                     break None;
                 }
+                pre_check = true;
                 let xid = pg_sys::GetCurrentTransactionId();
                 let token = pg_sys::SpeculativeInsertionLockAcquire(xid);
                 pg_sys::table_tuple_insert_speculative(

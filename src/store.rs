@@ -167,7 +167,7 @@ pub fn write_lone_creation(rows: EventRows, known_refs: BTreeSet<String>, state:
         crate::errors::internal("a lone creation", "it must change exactly one build request and nothing else");
     };
     let mut requests = Part::BuildRequests.open(Write::InsertIfAbsent);
-    let inserted = requests.insert_if_absent(|| build_request_row(b)).is_some();
+    let inserted = requests.insert_if_absent_expecting_new(|| build_request_row(b)).is_some();
     requests.close();
     if !inserted {
         return false;
