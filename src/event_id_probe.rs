@@ -5,13 +5,15 @@
 //! The prepared statements these probes replace cost ~35k instructions per single append,
 //! most of them starting and ending an executor for one index probe, and a bitmap scan of
 //! the sorted array of a batch's eventIds (callgrind, docs/benchmarks.md).
-use std::ffi::CStr;
-
 use pgrx::{pg_sys, FromDatum};
 
 use crate::key_probe::KeyProbe;
 use crate::relation_oids::bel_relation;
+use crate::row_write::{attribute_positions, Column};
 use crate::spi::jsonb_text::JsonbValue;
+
+/// The columns a found event is read from, as the types its datums are read as.
+const STORED_EVENT_COLUMNS: &[Column] = &[("idx", pg_sys::INT8OID), ("payload", pg_sys::JSONBOID)];
 
 /// An event found by its eventId: its idx and its stored payload.
 pub struct StoredEvent {
@@ -41,9 +43,9 @@ impl EventIdProbe {
         }
         // Looked up on a find only: most probes find nothing (a lone creation's always).
         // SAFETY: the probe keeps the table open.
-        let (idx, idx_null) = self.probe.attribute(unsafe { attribute(self.probe.heap, c"idx") });
-        // SAFETY: as above.
-        let (payload, payload_null) = self.probe.attribute(unsafe { attribute(self.probe.heap, c"payload") });
+        let columns = unsafe { attribute_positions(self.probe.heap, "bel.events", STORED_EVENT_COLUMNS) };
+        let (idx, idx_null) = self.probe.attribute(columns[0]);
+        let (payload, payload_null) = self.probe.attribute(columns[1]);
         // SAFETY: the row's idx (int8) and payload (jsonb), copied onto the Rust heap (a
         // detoasted copy is made in the probe's memory).
         unsafe {
@@ -65,15 +67,4 @@ pub fn is_stored(event_id: &str) -> bool {
     let stored = probe.find(event_id).is_some();
     probe.close();
     stored
-}
-
-/// The 0-based position of the heap's attribute `name`.
-///
-/// # Safety
-/// `heap` must be open.
-unsafe fn attribute(heap: pg_sys::Relation, name: &CStr) -> usize {
-    // SAFETY: the caller keeps the relation open; attnameAttNum reads its descriptor.
-    let number = unsafe { pg_sys::attnameAttNum(heap, name.as_ptr(), false) };
-    usize::try_from(number - 1)
-        .unwrap_or_else(|_| crate::errors::internal("catalog", format!("bel.events has no column {name:?}")))
 }

@@ -54,7 +54,7 @@ impl KeyProbe {
         }
     }
 
-    /// Whether a row with `key` is visible to the snapshot; if so it is in `slot`, deformed.
+    /// Whether a row with `key` is visible to the snapshot; if so it is in `slot`.
     pub fn find(&mut self, key: &str) -> bool {
         // SAFETY: the context is this probe's, alive until `close`; it holds only the
         // previous probe's allocations, freed here whichever way that probe's caller went on.
@@ -74,11 +74,7 @@ impl KeyProbe {
                 key_datum,
             );
             pg_sys::index_rescan(self.scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
-            let found = pg_sys::index_getnext_slot(self.scan, pg_sys::ScanDirection::ForwardScanDirection, self.slot);
-            if found {
-                pg_sys::slot_getallattrs(self.slot);
-            }
-            found
+            pg_sys::index_getnext_slot(self.scan, pg_sys::ScanDirection::ForwardScanDirection, self.slot)
         }
     }
 
@@ -88,10 +84,17 @@ impl KeyProbe {
         unsafe { PgMemoryContexts::For(self.per_probe).switch_to(|_| f()) }
     }
 
-    /// Attribute `position` (0-based) of the row in `slot`, deformed by `find` or by a lock.
+    /// Attribute `position` (0-based) of the row in `slot` (found, or locked since), its
+    /// attributes deformed up to that one on first use.
     pub fn attribute(&self, position: usize) -> (pg_sys::Datum, bool) {
-        // SAFETY: the slot holds a deformed row of the table, which has that attribute.
-        unsafe { (*(*self.slot).tts_values.add(position), *(*self.slot).tts_isnull.add(position)) }
+        let Ok(number) = i32::try_from(position + 1) else {
+            internal("an index probe", "an attribute number out of range");
+        };
+        // SAFETY: the slot holds a row of the table, which has that attribute.
+        unsafe {
+            pg_sys::slot_getsomeattrs(self.slot, number);
+            (*(*self.slot).tts_values.add(position), *(*self.slot).tts_isnull.add(position))
+        }
     }
 
     pub fn close(self) {

@@ -69,7 +69,6 @@ impl RowLocker {
             );
             let found = match result {
                 pg_sys::TM_Result::TM_Ok => {
-                    pg_sys::slot_getallattrs(slot);
                     let row = LockedRow { probe: &self.probe, attribute_of_column: &self.attribute_of_column };
                     let same_key = row.column::<String>(1).is_some_and(|k| k == key);
                     // `read` copies what it keeps into Rust values.
