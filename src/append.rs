@@ -46,13 +46,14 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
             }
         }
     }
-    if TouchedKeys::ending_builds(&events).is_empty() {
+    let ending = TouchedKeys::ending_builds(&events);
+    if ending.is_empty() {
         // Locks, reads and writes without a statement: nothing to plan.
-        return append_locked(events, keys, now, at_position);
+        return append_locked(events, keys, ending, now, at_position);
     }
     // Ending a build runs the path's one statement (in_progress.rs), planned under the
     // append's settings.
-    with_planner_settings(|| Spi::connect(|_| append_locked(events, keys, now, at_position)))
+    with_planner_settings(|| Spi::connect(|_| append_locked(events, keys, ending, now, at_position)))
 }
 
 /// The general path: locks every entity the events touch, validates the events in order
@@ -60,6 +61,7 @@ pub fn append(events: Vec<BuildEvent>, batch: bool) -> Vec<i64> {
 fn append_locked(
     events: Vec<BuildEvent>,
     mut keys: TouchedKeys,
+    ending: Vec<String>,
     now: bel_core::state::Micros,
     at_position: impl Fn(usize, Rejection) -> Rejection,
 ) -> Vec<i64> {
@@ -70,7 +72,7 @@ fn append_locked(
     store::lock_build_requests(&keys, &mut state, &mut held);
     keys.add_completion_partitions(&events, &state);
     // Under the build requests' locks: see in_progress.rs for why it sees all.
-    let in_progress = in_progress::add_work_in_progress(&events, &mut keys);
+    let in_progress = in_progress::add_work_in_progress(ending, &mut keys);
     store::lock_job_runs(&keys, &mut state, &mut held);
     store::lock_partitions(&keys, &mut state, &mut held);
     in_progress.check_loaded(&state);

@@ -28,7 +28,6 @@ use std::cell::OnceCell;
 use std::ffi::{c_char, CString};
 
 use bel_core::in_progress::{JOB_RUN_STATUSES, PARTITION_STATUSES};
-use bel_core::pb::BuildEvent;
 use bel_core::state::{State, TouchedKeys};
 use bel_core::status::Status;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -43,11 +42,11 @@ pub struct Found {
     job_runs: Vec<String>,
 }
 
-/// Finds the work in progress of the builds `events` end, after their rows are locked, and
-/// adds its keys to `keys` (to be locked and loaded like the events' own). Inside an SPI
-/// connection when any build ends (see append.rs).
-pub fn add_work_in_progress(events: &[BuildEvent], keys: &mut TouchedKeys) -> Found {
-    let ending = TouchedKeys::ending_builds(events);
+/// Finds the work in progress of the `ending` builds (`TouchedKeys::ending_builds` of the
+/// events), after their rows are locked, and adds its keys to `keys` (to be locked and
+/// loaded like the events' own). Inside an SPI connection when any build ends (see
+/// append.rs).
+pub fn add_work_in_progress(ending: Vec<String>, keys: &mut TouchedKeys) -> Found {
     if ending.is_empty() {
         return Found::default();
     }
